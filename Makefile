@@ -1,0 +1,49 @@
+# Two commands on a fresh machine: `make run` and `make test` (see README.md).
+# Everything installs from PyPI into .venv/, constrained by requirements.lock.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+SHARED ?= $(abspath ../shared)
+export C4_SHARED := $(SHARED)
+
+.PHONY: run test lint typecheck unit setup reference bench clean lock
+
+$(VENV)/.installed: setup.py requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q -c requirements.lock -e '.[dev,test,dask,mask]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+## make run: set up, then build C4 (en, 3.1.0) from the bundled real sample into ./c4-output
+run: setup
+	$(VENV)/bin/c4 build
+
+## make reference: the TFDS reference harnesses the differential tests diff against (cached)
+reference:
+	bash $(SHARED)/reference/setup.sh
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+## make test: set up, lint, type-check and run every test
+test: setup reference lint typecheck
+	$(VENV)/bin/pytest -n 2 -q
+
+bench: setup reference
+	$(PY) benchmarks/clean_throughput.py
+
+## make lock: re-resolve requirements.lock from setup.py (commit the result)
+lock:
+	rm -rf /tmp/c4-lock-venv && $(PYTHON) -m venv /tmp/c4-lock-venv
+	/tmp/c4-lock-venv/bin/pip install -q --upgrade pip
+	/tmp/c4-lock-venv/bin/pip install -q '.[dev,test,dask,mask]'
+	/tmp/c4-lock-venv/bin/pip freeze --exclude c4-pipeline > requirements.lock
+
+clean:
+	rm -rf $(VENV) c4-output .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,56 @@
+"""The records that flow between stages: a parsed page, a drop decision and a dead letter.
+
+They are ``typing.NamedTuple`` so Beam can give them a deterministic coder and so they pickle
+cheaply across a shuffle.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Page(NamedTuple):
+    """One WET conversion record as TFDS's ``split_wet_file`` builds it, plus its provenance.
+
+    ``url``, ``text``, ``timestamp``, ``content_type`` and ``content_length`` are exactly TFDS's
+    values (see C4_SPEC §1.2). The rest say where the record came from (INTERFACE.md "Identifiers").
+    """
+
+    url: str
+    normalized_url: str
+    text: str
+    timestamp: str
+    content_type: str
+    content_length: str
+    doc_id: str
+    source_file: str
+    record_offset: int
+    record_id: str = ""
+    block_digest: str = ""
+    # Position of the source file in the input list: with record_offset, the input order that
+    # 2.2.0/1.0.0's URL dedup ("last value wins") is made deterministic with.
+    file_index: int = 0
+    language: str = ""
+
+
+class Dropped(NamedTuple):
+    """A page a C4 rule removed: counted, never silent.
+
+    ``stage`` is the TFDS counter namespace (``clean-page``) and ``reason`` the counter name
+    (``filtered:too_few_sentences``), so ``f"{stage}/{reason}"`` is the TFDS counter.
+    """
+
+    stage: str
+    reason: str
+    doc_id: str
+    url: str = ""
+
+
+class DeadLetter(NamedTuple):
+    """Input that could not be read as a page (broken gzip, bad UTF-8, malformed record)."""
+
+    stage: str
+    source_file: str
+    record_offset: int
+    reason: str
+    excerpt: str = ""

@@ -1,0 +1,28 @@
+"""Shared fixtures: where ../shared is, and its real WET samples."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("C4_SHARED", REPO.parent / "shared")).resolve()
+WET_DIR = SHARED / "data" / "wet"
+EDGE_DIR = WET_DIR / "edge_cases"
+REAL_WET = sorted(WET_DIR.glob("*.warc.wet.gz"))
+EDGE_WET = sorted(EDGE_DIR.glob("*.wet.gz"))
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.fail(f"../shared not found at {SHARED}; set C4_SHARED")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def real_wet_files() -> list[Path]:
+    assert REAL_WET, f"no WET files under {WET_DIR}"
+    return REAL_WET
