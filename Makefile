@@ -11,7 +11,7 @@ export C4_SHARED := $(SHARED)
 $(VENV)/.installed: setup.py requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
-	$(PY) -m pip install -q -c requirements.lock -e '.[dev,test,dask,mask]'
+	$(PY) -m pip install -q -c requirements.lock -e '.[dev,test,dask]'
 	touch $@
 
 setup: $(VENV)/.installed
@@ -42,7 +42,7 @@ bench: setup reference
 lock:
 	rm -rf /tmp/c4-lock-venv && $(PYTHON) -m venv /tmp/c4-lock-venv
 	/tmp/c4-lock-venv/bin/pip install -q --upgrade pip
-	/tmp/c4-lock-venv/bin/pip install -q '.[dev,test,dask,mask]'
+	/tmp/c4-lock-venv/bin/pip install -q '.[dev,test,dask]'
 	/tmp/c4-lock-venv/bin/pip freeze --exclude c4-pipeline > requirements.lock
 
 clean:

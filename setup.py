@@ -4,7 +4,9 @@ Dataflow workers install this package through ``--setup_file``; keep its install
 (the pinned Beam, the detectors, the tokenizer data) and its packages explicit.
 """
 
-from setuptools import setup
+from pathlib import Path
+
+from setuptools import find_packages, setup
 
 BEAM = "apache-beam[gcp]==2.77.0"
 
@@ -12,12 +14,15 @@ setup(
     name="c4-pipeline",
     version="0.1.0",
     description="Exact, fast, traceable C4 builder on Apache Beam (TFDS c4 3.1.0, 2.2.0, 1.0.0).",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.11,<3.12",
-    packages=["filters", "pipeline"],
-    package_data={"filters": ["data/*", "data/**/*"]},
+    packages=find_packages(include=["filters", "filters.*", "pipeline", "pipeline.*"]),
+    package_data={
+        "filters": ["data/*", "data/**/*"],
+        "pipeline": ["data/*", "data/**/*"],
+    },
     include_package_data=True,
     install_requires=[
         BEAM,
@@ -27,10 +32,11 @@ setup(
         "cld3-py==3.1.0",
         "tldextract==5.4.0",
         "pyarrow==25.0.1",
+        # The shipped vocabulary's bytes depend on it; masking runs on the workers.
+        "sentencepiece==0.2.3",
     ],
     extras_require={
         "dask": ["apache-beam[dask]==2.77.0", "dask==2026.8.0", "distributed==2026.8.0"],
-        "mask": ["sentencepiece"],
         "dev": ["ruff", "mypy", "pytest", "pytest-xdist", "pytest-timeout", "hypothesis"],
         # The real readers the tests read our output back with (tfds, tf.data).
         "test": ["tensorflow-cpu==2.21.0", "tensorflow-datasets==4.9.10"],

@@ -125,8 +125,8 @@ class C4Rules:
 
     @property
     def language_detector(self) -> str:
-        """``"langdetect"`` for the English configs, ``"cld3"`` for mC4."""
-        return "cld3" if self.config == "multilingual" else "langdetect"
+        """Default detector: ``"langdetect-rs"`` (langdetect's exact port), ``"cld3"`` for mC4."""
+        return "cld3" if self.config == "multilingual" else "langdetect-rs"
 
     @property
     def has_validation(self) -> bool:
@@ -154,7 +154,5 @@ def resolve_rules(config: str = DEFAULT_CONFIG, version: str = DEFAULT_VERSION) 
         )
     if version not in VALID_PAIRS[config]:
         allowed = ", ".join(VALID_PAIRS[config])
-        raise UsageError(
-            f"--c4_version: {config} is built by C4 version {allowed}, not {version}"
-        )
+        raise UsageError(f"--c4_version: {config} is built by C4 version {allowed}, not {version}")
     return C4Rules(config=config, version=version)

@@ -16,7 +16,7 @@ _TRACKING_QUERY_RE = re.compile(r"\?(utm_|ref|feed).*")
 
 
 def normalize_url(url: str) -> str:
-    """TFDS ``normalize_url``: drop scheme and ``www.``, a ``?utm_/?ref/?feed`` query, trailing ``/``."""
+    """TFDS ``normalize_url``: drop scheme, ``www.``, a ``?utm_/ref/feed`` query, trailing ``/``."""
     url = _SCHEME_RE.sub("", url)
     url = _TRACKING_QUERY_RE.sub("", url)
     return url.rstrip("/")

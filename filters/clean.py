@@ -1,0 +1,175 @@
+"""C4's line cleaning (TFDS ``clean_page``) for 3.1.0, 2.2.0 and 1.0.0 (C4_SPEC §1.4).
+
+Each line of ``text.splitlines()`` goes through the rules in TFDS's order; the first rule that
+fires decides, and its counter is the one TFDS bumps. Three rules kill the whole page (lorem ipsum,
+``{``, and 2.x/1.0.0's per-line bad words), but only on a line that survived the rules before
+them; lines after a kill are never looked at, so they are not counted.
+
+Speed without changing an answer:
+- a word longer than 1000 characters needs a line longer than 1000, so shorter lines skip the split;
+- citations contain ``[``, so lines without one skip the regex;
+- most web lines have no end mark and leave at the ``endswith`` test before anything costly;
+- punkt only runs on kept lines, and only until the page has 3 sentences: the count only grows, and
+  it is compared with 3 and used for nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple, Protocol
+
+from filters.spec import TFDS_MIN_NUM_SENTENCES, TFDS_MIN_WORDS_PER_LINE, C4Rules
+
+NAMESPACE = "clean-page"
+
+END_MARKS = (".", "?", "!", '"')  # ASCII only: curly quotes and U+2026 are not end marks.
+ELLIPSIS = "..."
+POLICY_SUBSTRINGS = (
+    "terms of use",
+    "privacy policy",
+    "cookie policy",
+    "uses cookies",
+    "use of cookies",
+    "use cookies",
+)
+# ``\d*`` also matches ``[]``; the line is not re-stripped after removal.
+CITATION_RE = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]")
+
+# Our names are TFDS 3.1.0's; the old versions counted the same events under these names.
+_LEGACY_2_2_0 = {
+    "line-filtered:too_long_word": "lines-with-too-long-word",
+    "line-filtered:no_endmark": "lines-no-endmark",
+    "line-filtered:too_short": "lines-too-short",
+    "line-filtered:javascript": "lines-javascript",
+    "line-filtered:policy": "lines-policy",
+    "line-passed": "lines-valid",
+    "filtered:loremipsum": "filtered-page-loremipsum",
+    "filtered:squigglybracket": "filtered-page-squigglybracket",
+    "filtered:badword": "filtered-page-badword",
+    "filtered:too_few_sentences": "filtered-page-toofewsentences",
+    "passed": "emitted-clean-pages",
+}
+_LEGACY_1_0_0 = {
+    **{k: v for k, v in _LEGACY_2_2_0.items() if k != "line-filtered:too_long_word"},
+    "filtered:loremipsum": "filtered-url-loremipsum",
+    "filtered:squigglybracket": "filtered-url-squigglybracket",
+    "filtered:badword": "filtered-url-badword",
+    "filtered:too_few_sentences": "filtered-url-toofewsentences",
+}
+LEGACY_COUNTER_NAMES: dict[str, dict[str, str]] = {
+    "3.1.0": {name: name for name in _LEGACY_2_2_0 if name != "filtered:badword"},
+    "2.2.0": _LEGACY_2_2_0,
+    "1.0.0": _LEGACY_1_0_0,
+}
+
+
+class SentenceCounter(Protocol):
+    """What ``clean_page`` needs from punkt (``filters.sentences.SentenceSplitter``)."""
+
+    def count(self, text: str) -> int: ...
+
+
+class LineMatcher(Protocol):
+    """What ``clean_page`` needs from 2.x's bad-word rule (``filters.badwords.LineBadwords``)."""
+
+    def matches(self, line_lower: str) -> bool: ...
+
+
+class CleanResult(NamedTuple):
+    """The cleaned text, or ``None`` and the page-level reason it was dropped.
+
+    ``reason`` is the page counter (``passed`` when kept); ``counters`` holds every ``clean-page``
+    counter TFDS 3.1.0 would bump for this page (map them with ``LEGACY_COUNTER_NAMES``).
+    """
+
+    text: str | None
+    reason: str | None
+    counters: dict[str, int]
+
+
+def _result(text: str | None, reason: str, line_counts: tuple[int, ...]) -> CleanResult:
+    """Pack the per-line tallies and the page reason into TFDS-named counters (zeros omitted)."""
+    counters = {name: n for name, n in zip(_LINE_COUNTERS, line_counts, strict=True) if n}
+    counters[reason] = 1
+    return CleanResult(text, reason, counters)
+
+
+# The order of the tallies ``clean_page`` hands to ``_result``.
+_LINE_COUNTERS = (
+    "line-filtered:too_long_word",
+    "line-filtered:no_endmark",
+    "line-filtered:too_short",
+    "line-filtered:javascript",
+    "line-filtered:policy",
+    "line-passed",
+)
+
+
+def clean_page(
+    text: str,
+    rules: C4Rules,
+    sentences: SentenceCounter,
+    badwords_line_matcher: LineMatcher | None = None,
+) -> CleanResult:
+    """Clean one page with the line rules of ``rules.version``.
+
+    Args:
+        text: the page text as parsed from WET.
+        rules: picks the version's rules (``max_word_length`` is None in 1.0.0).
+        sentences: punkt, from ``filters.sentences.load_punkt()``.
+        badwords_line_matcher: 2.x/1.0.0's ``LineBadwords``; ignored unless
+            ``rules.badwords_in_clean`` (3.x checks bad words on the page later).
+
+    Returns:
+        ``CleanResult(text, "passed", counters)`` for a kept page, else
+        ``CleanResult(None, "filtered:<reason>", counters)``.
+    """
+    max_word_length = rules.max_word_length
+    badwords = badwords_line_matcher if rules.badwords_in_clean else None
+    kept: list[str] = []
+    num_sentences = 0
+    # Plain local tallies: this loop runs for every line of the crawl.
+    too_long = no_endmark = too_short = javascript = policy = 0
+
+    for raw in text.splitlines():
+        line = raw.strip()
+        if (
+            max_word_length is not None
+            and len(line) > max_word_length
+            and max(map(len, line.split())) > max_word_length
+        ):
+            too_long += 1
+            continue
+        if "[" in line:
+            line = CITATION_RE.sub("", line)
+        if not line.endswith(END_MARKS) or line.endswith(ELLIPSIS):
+            no_endmark += 1
+            continue
+        if len(line.split()) < TFDS_MIN_WORDS_PER_LINE:
+            too_short += 1
+            continue
+        line_lower = line.lower()
+        kill = None
+        if "lorem ipsum" in line_lower:
+            kill = "filtered:loremipsum"
+        elif "javascript" in line_lower:
+            javascript += 1
+            continue
+        elif "{" in line:
+            kill = "filtered:squigglybracket"
+        elif any(p in line_lower for p in POLICY_SUBSTRINGS):
+            policy += 1
+            continue
+        elif badwords is not None and badwords.matches(line_lower):
+            kill = "filtered:badword"
+        if kill is not None:
+            tallies = (too_long, no_endmark, too_short, javascript, policy, len(kept))
+            return _result(None, kill, tallies)
+        if num_sentences < TFDS_MIN_NUM_SENTENCES:
+            num_sentences += sentences.count(line)
+        kept.append(line)
+
+    tallies = (too_long, no_endmark, too_short, javascript, policy, len(kept))
+    if num_sentences < TFDS_MIN_NUM_SENTENCES:
+        return _result(None, "filtered:too_few_sentences", tallies)
+    return _result("\n".join(kept).strip(), "passed", tallies)

@@ -1,0 +1,105 @@
+"""Punkt sentence splitting exactly as TFDS's C4 code gets it, without downloads or pickles.
+
+TFDS asks NLTK for ``tokenizers/punkt/english.pickle``; NLTK >= 3.9 answers with a
+``PunktSentenceTokenizer`` built from the four ``punkt_tab/english`` parameter files. We ship those
+files as package data (``filters/data/punkt_tab/english``, MIT) and build the same parameters
+ourselves, so a worker never calls ``nltk.download`` and never unpickles anything (C4_SPEC §1.4).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
+
+PUNKT_DIR = Path(__file__).resolve().parent / "data" / "punkt_tab" / "english"
+
+
+class _ZeroDefault(dict[str, int]):
+    """``ortho_context`` that answers 0 for unknown types without storing them.
+
+    NLTK uses ``defaultdict(int)``, which inserts every unseen word type it is asked about: same
+    answers, but a long-running worker's table would grow with the whole corpus.
+    """
+
+    def __missing__(self, key: str) -> int:
+        return 0
+
+
+def _lines(path: Path) -> Iterator[str]:
+    """A parameter file's lines without their newline, as NLTK's ``TabDecoder`` reads them."""
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            yield line[:-1] if line.endswith("\n") else line
+
+
+def load_punkt_parameters(directory: Path = PUNKT_DIR) -> PunktParameters:
+    """Build ``PunktParameters`` from a ``punkt_tab/<lang>`` directory (NLTK's tab format).
+
+    Args:
+        directory: holds ``abbrev_types.txt``, ``collocations.tab``, ``ortho_context.tab`` and
+            ``sent_starters.txt``.
+
+    Returns:
+        The parameters NLTK's own ``PunktTokenizer`` would load from the same files.
+    """
+    params = PunktParameters()
+    params.abbrev_types = set(_lines(directory / "abbrev_types.txt"))
+    params.sent_starters = set(_lines(directory / "sent_starters.txt"))
+    collocations = _lines(directory / "collocations.tab")
+    params.collocations = {tuple(line.split("\t")) for line in collocations}
+    ortho = _ZeroDefault()
+    for line in _lines(directory / "ortho_context.tab"):
+        typ, flags = line.split("\t")
+        ortho[typ] = int(flags)
+    params.ortho_context = ortho
+    return params
+
+
+class SentenceSplitter:
+    """TFDS's ``_get_sentences``: ``PunktSentenceTokenizer.tokenize`` with English parameters."""
+
+    def __init__(self, params: PunktParameters) -> None:
+        self._tokenizer = PunktSentenceTokenizer(params)
+
+    def split(self, text: str) -> list[str]:
+        """The punkt sentences of ``text``."""
+        return self._tokenizer.tokenize(text)
+
+    def count(self, text: str) -> int:
+        """How many punkt sentences ``text`` has (what C4's sentence minimums compare)."""
+        return sum(1 for _ in self._tokenizer.span_tokenize(text))
+
+    def at_least(self, text: str, n: int) -> bool:
+        """Whether ``text`` has at least ``n`` punkt sentences (``count(text) >= n``).
+
+        Punkt yields sentences lazily from the start, so this stops after the ``n``-th: the same
+        answer as ``count`` for a fraction of the work on long pages.
+        """
+        return sum(1 for _ in itertools.islice(self._tokenizer.span_tokenize(text), n)) >= n
+
+
+_lock = threading.Lock()
+_splitters: dict[Path, SentenceSplitter] = {}
+
+
+def load_punkt(directory: Path = PUNKT_DIR) -> SentenceSplitter:
+    """The English punkt splitter, built once per process (thread-safe, on first use).
+
+    Args:
+        directory: the ``punkt_tab/english`` parameter files; the package's own by default.
+
+    Returns:
+        A shared ``SentenceSplitter``; tokenizing leaves its answers unchanged, so threads share it.
+    """
+    splitter = _splitters.get(directory)
+    if splitter is None:
+        with _lock:
+            splitter = _splitters.get(directory)
+            if splitter is None:
+                splitter = SentenceSplitter(load_punkt_parameters(directory))
+                _splitters[directory] = splitter
+    return splitter

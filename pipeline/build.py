@@ -1,0 +1,108 @@
+"""build_pipeline: the C4 graph of one (config, version), wiring only; every rule is in filters/.
+
+Stages are composite PTransforms with stable CamelCase labels, in the version's order
+(C4_SPEC §1.1): ReadWet, FilterLength, (FilterRealnews), DedupUrls, (FilterParagraphs),
+(CleanPages), (DedupText), FilterLanguage, (FilterBadwords), SplitByUrl. Stable labels keep a
+Dataflow job updatable and its counters findable.
+
+Every branch (documents, dead letters, counters) flows into ``WriteC4``, which ends in one final
+transform: DaskRunner computes only the last transform of a graph.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import apache_beam as beam
+
+from pipeline.config import BuildConfig
+from pipeline.transforms.badwords import FilterBadwords
+from pipeline.transforms.clean import CleanPages
+from pipeline.transforms.dedup import DedupText
+from pipeline.transforms.language import FilterLanguage
+from pipeline.transforms.length import FilterLength
+from pipeline.transforms.paragraph import FilterParagraphs
+from pipeline.transforms.read import ReadWet
+from pipeline.transforms.realnews import FilterRealnews
+from pipeline.transforms.split import SplitByUrl
+from pipeline.transforms.stats import SumCounters
+from pipeline.transforms.url_dedup import DedupUrls
+
+
+class C4Collections(NamedTuple):
+    """What the stages produce, for the sinks (``pipeline/write.py``).
+
+    Attributes:
+        docs: ``(split, page)`` for every kept page; ``page.language`` is set. 1.0.0 writes
+            ``page.normalized_url`` as its ``url`` feature.
+        dead_letters: ``DeadLetter`` records of unreadable input and of pages a stage failed on.
+        stats: ``"namespace/name" -> count`` partial dicts (TFDS 3.1.0 names) to be summed;
+            ``input/records`` counts every WARC record read, and each dropped page is counted once
+            under a ``<namespace>/filtered[:<reason>]`` counter.
+    """
+
+    docs: beam.PCollection
+    dead_letters: beam.PCollection
+    stats: beam.PCollection
+
+
+def stage_labels(config: BuildConfig) -> list[str]:
+    """The stage labels of ``config``'s graph, in order (what ``build_collections`` applies)."""
+    rules = config.rules
+    labels = ["ReadWet", "FilterLength"]
+    if rules.realnewslike:
+        labels.append("FilterRealnews")
+    labels.append("DedupUrls")
+    if rules.paragraph_filter:
+        labels.append("FilterParagraphs")
+    if rules.clean:
+        labels.append("CleanPages")
+    if rules.dedupe:
+        labels.append("DedupText")
+    labels.append("FilterLanguage")
+    if rules.badwords_filter_fraction > 0:
+        labels.append("FilterBadwords")
+    labels.append("SplitByUrl")
+    return labels
+
+
+def _stage(config: BuildConfig, label: str) -> beam.PTransform:
+    rules = config.rules
+    return {
+        "FilterLength": FilterLength,
+        "FilterRealnews": lambda: FilterRealnews(rules),
+        "DedupUrls": lambda: DedupUrls(rules),
+        "FilterParagraphs": FilterParagraphs,
+        "CleanPages": lambda: CleanPages(rules),
+        "DedupText": lambda: DedupText(rules),
+        "FilterLanguage": lambda: FilterLanguage(rules, config.language_detector),
+        "FilterBadwords": lambda: FilterBadwords(rules),
+    }[label]()
+
+
+def build_collections(root: beam.Pipeline, config: BuildConfig) -> C4Collections:
+    """Apply every stage of ``config`` to ``root``; the sinks are not applied."""
+    rules = config.rules
+    pages, dead, counters = root | "ReadWet" >> ReadWet(config.inputs, rules)
+    dead_letters = [dead]
+    stats = [counters]
+    for label in stage_labels(config)[1:-1]:
+        pages, dead, counters = pages | label >> _stage(config, label)
+        dead_letters.append(dead)
+        stats.append(counters)
+    docs, counters = pages | "SplitByUrl" >> SplitByUrl(rules)
+    stats.append(counters)
+    return C4Collections(
+        docs=docs,
+        dead_letters=dead_letters | "DeadLetters" >> beam.Flatten(),
+        stats=stats | "FlattenCounters" >> beam.Flatten() | "SumCounters" >> SumCounters(),
+    )
+
+
+def build_pipeline(root: beam.Pipeline, config: BuildConfig) -> beam.PCollection:
+    """The whole build: stages, then ``WriteC4``; returns the single final PCollection."""
+    from pipeline.write import WriteC4
+
+    collections = build_collections(root, config)
+    result: beam.PCollection = collections | "WriteC4" >> WriteC4(config)
+    return result

@@ -1,0 +1,156 @@
+"""The ``c4`` command: ``c4 build`` now; the other subcommands are announced, not implemented.
+
+Exit codes (INTERFACE.md): 0 success; 2 a usage error, printed as one line naming the flag before
+any work starts; 1 a run that failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from filters.spec import UsageError
+
+USAGE = "usage: c4 {build,mask,vocab,trace,forget,submit,estimate} ..."
+NOT_YET = ("mask", "vocab", "trace", "forget", "submit", "estimate")
+_LOG = logging.getLogger("pipeline.cli")
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse whose errors are one line (``c4 build: --flag: why``) and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``c4 build`` parser: our flags plus ``--runner``; the rest goes to Beam."""
+    from pipeline.options import add_build_arguments
+
+    parser = _OneLineParser(prog="c4 build", allow_abbrev=False)
+    add_build_arguments(parser)
+    parser.add_argument("--runner", default="DirectRunner", help="any Beam runner; DaskRunner too")
+    return parser
+
+
+def make_runner(name: str) -> Any:
+    """A runner instance: our fixed DaskRunner for ``DaskRunner``, else Beam's by name.
+
+    Raises:
+        UsageError: Beam knows no runner of that name.
+    """
+    if name in ("DaskRunner", "C4DaskRunner"):
+        from pipeline.runners import C4DaskRunner
+
+        return C4DaskRunner()
+    from apache_beam.runners.runner import create_runner
+
+    try:
+        return create_runner(name)
+    except (ValueError, ImportError) as exc:
+        raise UsageError(f"--runner: {exc}".splitlines()[0]) from None
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("pipeline").setLevel(logging.INFO)
+
+
+def run_build(argv: Sequence[str]) -> int:
+    """``c4 build``: parse, validate, build the graph, run it, print the summary."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipeline.config import make_build_config
+
+    try:
+        args, beam_args = build_parser().parse_known_args(list(argv))
+    except SystemExit as exc:  # argparse: a bad value (exit 2, already printed) or --help (0)
+        return int(exc.code or 0)
+    try:
+        config = make_build_config(
+            inputs=args.input,
+            output_dir=args.output,
+            config=args.config,
+            c4_version=args.c4_version,
+            language_detector=args.language_detector,
+            num_shards=args.num_shards,
+            runner=args.runner,
+            mask=args.mask,
+            cc_base_url=args.cc_base_url,
+            beam_args=beam_args,
+        )
+        runner = make_runner(args.runner)
+        options = PipelineOptions(list(beam_args))
+    except UsageError as exc:
+        print(f"c4 build: {exc}", file=sys.stderr)
+        return 2
+    _configure_logging()
+    _LOG.info(
+        "c4 build: %s %s, %d input file(s) -> %s (%s)",
+        config.config,
+        config.c4_version,
+        len(config.inputs),
+        config.output_dir,
+        args.runner,
+    )
+    started = time.monotonic()
+    try:
+        _run(config, runner, options)
+    except Exception as exc:
+        _LOG.exception("c4 build failed")
+        print(f"c4 build: failed: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+        return 1
+    _print_summary(config.output_dir, time.monotonic() - started)
+    return 0
+
+
+def _run(config: Any, runner: Any, options: Any) -> None:
+    import apache_beam as beam
+
+    from pipeline.build import build_pipeline
+
+    pipeline = beam.Pipeline(runner=runner, options=options)
+    build_pipeline(pipeline, config)
+    result = pipeline.run()
+    result.wait_until_finish()
+    state = str(getattr(result, "state", "DONE"))
+    if "FAIL" in state or "CANCEL" in state:
+        raise RuntimeError(f"pipeline ended in state {state}")
+
+
+def _print_summary(output_dir: str, elapsed: float) -> None:
+    import json
+
+    from pipeline import summary
+
+    path = Path(output_dir) / "stats.json"
+    if not path.is_file():
+        return
+    stats = json.loads(path.read_text(encoding="utf-8"))
+    print(summary.format_summary(stats, output_dir, elapsed_seconds=elapsed), end="")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``c4`` console script; returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(USAGE, file=sys.stderr if not args else sys.stdout)
+        return 2 if not args else 0
+    command, rest = args[0], args[1:]
+    if command == "build":
+        return run_build(rest)
+    if command in NOT_YET:
+        print(f"c4 {command}: not implemented yet", file=sys.stderr)
+        return 2
+    print(f"c4: unknown command {command!r}; {USAGE}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,250 @@
+"""The one frozen ``BuildConfig`` a ``c4 build`` run is made from, and its input expansion.
+
+Pure: no Beam here, so a configuration can be resolved, validated and serialized before any
+pipeline exists. Every usage problem raises ``filters.spec.UsageError`` with one line naming the
+flag, so ``c4 build`` can refuse a run before any work starts.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from filters.spec import DEFAULT_CONFIG, DEFAULT_VERSION, C4Rules, UsageError, resolve_rules
+from filters.wet import source_file_name
+
+SAMPLE_DIR = Path(__file__).resolve().parent / "data" / "sample"
+SAMPLE_WET = SAMPLE_DIR / "CC-MAIN-2016-50.excerpt-25.warc.wet.gz"
+DEFAULT_OUTPUT = "c4-output"
+ENGLISH_DETECTORS = ("langdetect-rs", "langdetect")
+WET_SUFFIXES = (".wet", ".wet.gz")
+LISTING_SUFFIXES = (".paths", ".paths.gz", ".txt", ".txt.gz", ".lst", ".lst.gz")
+# A WET file starts with a WARC record; anything else is read as a listing of paths.
+_WARC_MAGIC = b"WARC/"
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One WET file to read, with its place in the input order (2.x URL dedup depends on it)."""
+
+    path: str
+    file_index: int
+    source_file: str
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """Everything a build reads, resolved once from the command line; JSON for ``config.json``."""
+
+    inputs: tuple[InputFile, ...]
+    output_dir: str
+    config: str = DEFAULT_CONFIG
+    c4_version: str = DEFAULT_VERSION
+    language_detector: str = "langdetect-rs"
+    num_shards: int | None = None
+    runner: str = "DirectRunner"
+    mask: bool = False
+    cc_base_url: str = ""
+    beam_args: tuple[str, ...] = field(default=())
+
+    @property
+    def rules(self) -> C4Rules:
+        """The C4 rules of this (config, version) pair."""
+        return resolve_rules(self.config, self.c4_version)
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready dict (inputs as a list of objects)."""
+        return asdict(self)
+
+    def to_json(self) -> str:
+        """Stable, sorted JSON: the same config always serializes to the same bytes."""
+        return json.dumps(self.to_dict(), sort_keys=True, indent=2, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> BuildConfig:
+        """Inverse of ``to_json``."""
+        data = json.loads(text)
+        data["inputs"] = tuple(InputFile(**i) for i in data["inputs"])
+        data["beam_args"] = tuple(data.get("beam_args", ()))
+        return cls(**data)
+
+
+def _is_remote(path: str) -> bool:
+    return "://" in path
+
+
+def _looks_like_wet(path: str) -> bool:
+    """WET by name, else by its first bytes (a listing file is plain paths, maybe gzipped)."""
+    if path.endswith(WET_SUFFIXES):
+        return True
+    if path.endswith(LISTING_SUFFIXES):
+        return False
+    opener = gzip.open if path.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            return bool(f.read(len(_WARC_MAGIC)) == _WARC_MAGIC)
+    except OSError:
+        # Unreadable here: let the reader dead-letter it rather than guess it is a listing.
+        return True
+
+
+def _read_listing(path: str, base: str) -> list[str]:
+    """Paths of a listing file, one a line; relative ones resolve against ``base``."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        lines = [line.strip() for line in f]
+    root = base or os.path.dirname(os.path.abspath(path))
+    out = []
+    for line in lines:
+        if not line or line.startswith("#"):
+            continue
+        if _is_remote(line) or os.path.isabs(line):
+            out.append(line)
+        elif _is_remote(root):
+            out.append(root.rstrip("/") + "/" + line)
+        else:
+            out.append(os.path.join(root, line))
+    return out
+
+
+def _expand_one(arg: str, cc_base_url: str) -> list[str]:
+    """One ``--input`` argument -> WET paths, sorted within the argument."""
+    if _is_remote(arg):
+        # Remote globs are matched by the reader's file system, not here.
+        return [arg]
+    if os.path.isdir(arg):
+        found = [
+            str(p) for p in Path(arg).rglob("*") if p.is_file() and str(p).endswith(WET_SUFFIXES)
+        ]
+        return sorted(found)
+    matches = sorted(glob.glob(arg)) if glob.has_magic(arg) else [arg]
+    out: list[str] = []
+    for path in matches:
+        if not os.path.isfile(path):
+            continue
+        if _looks_like_wet(path):
+            out.append(path)
+        else:
+            out.extend(_read_listing(path, cc_base_url))
+    return out
+
+
+def expand_inputs(args: Sequence[str], cc_base_url: str = "") -> tuple[InputFile, ...]:
+    """Expand files, globs, directories and listing files, keeping the user's argument order.
+
+    Raises:
+        UsageError: an argument matched no file.
+    """
+    paths: list[str] = []
+    for arg in args:
+        found = _expand_one(arg, cc_base_url)
+        if not found:
+            raise UsageError(f"--input: no WET files matched {arg!r}")
+        paths.extend(found)
+    return tuple(
+        InputFile(path=p, file_index=i, source_file=source_file_name(p))
+        for i, p in enumerate(paths)
+    )
+
+
+def _configs_in(output_dir: str) -> set[tuple[str, str]]:
+    """The (config, version) pairs an existing output directory already holds."""
+    found: set[tuple[str, str]] = set()
+    config_json = Path(output_dir) / "config.json"
+    if config_json.is_file():
+        try:
+            data = json.loads(config_json.read_text(encoding="utf-8"))
+            if isinstance(data.get("config"), dict):
+                data = data["config"]
+            found.add((str(data.get("config")), str(data.get("c4_version"))))
+        except (OSError, ValueError):
+            found.add(("?", "?"))
+    tfds_root = Path(output_dir) / "c4"
+    if tfds_root.is_dir():
+        for version_dir in tfds_root.glob("*/*"):
+            if version_dir.is_dir():
+                found.add((version_dir.parent.name, version_dir.name))
+    return found
+
+
+def check_output_dir(output_dir: str, config: str, version: str) -> None:
+    """Refuse a DIR that already holds another config or version (INTERFACE.md).
+
+    Raises:
+        UsageError: DIR is a file, or holds a build of another (config, version).
+    """
+    if _is_remote(output_dir):
+        return
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise UsageError(f"--output: {output_dir} exists and is not a directory")
+    others = sorted(p for p in _configs_in(output_dir) if p != (config, version))
+    if others:
+        held = ", ".join(f"{c} {v}" for c, v in others)
+        raise UsageError(
+            f"--output: {output_dir} already holds c4 {held}; use another directory for "
+            f"{config} {version}"
+        )
+
+
+def resolve_detector(rules: C4Rules, requested: str | None) -> str:
+    """The language detector to run: the flag's choice, validated against the config.
+
+    Raises:
+        UsageError: a detector that cannot build this config.
+    """
+    if rules.language_detector == "cld3":
+        if requested not in (None, "cld3"):
+            raise UsageError(f"--language_detector: {rules.config} uses cld3, not {requested}")
+        return "cld3"
+    if requested is None:
+        return ENGLISH_DETECTORS[0]
+    if requested not in ENGLISH_DETECTORS:
+        choices = "|".join(ENGLISH_DETECTORS)
+        raise UsageError(f"--language_detector: choose {choices}, not {requested!r}")
+    return requested
+
+
+def make_build_config(
+    inputs: Iterable[str] | None,
+    output_dir: str | None,
+    config: str = DEFAULT_CONFIG,
+    c4_version: str = DEFAULT_VERSION,
+    language_detector: str | None = None,
+    num_shards: int | None = None,
+    runner: str = "DirectRunner",
+    mask: bool = False,
+    cc_base_url: str = "",
+    beam_args: Sequence[str] = (),
+) -> BuildConfig:
+    """Validate every option and resolve the inputs; with no inputs, the bundled sample.
+
+    Raises:
+        UsageError: one line naming the offending flag.
+    """
+    rules = resolve_rules(config, c4_version)
+    detector = resolve_detector(rules, language_detector)
+    if num_shards is not None and num_shards < 1:
+        raise UsageError(f"--num_shards: must be at least 1, not {num_shards}")
+    args = list(inputs or [])
+    if not args:
+        args = [str(SAMPLE_WET)]
+    files = expand_inputs(args, cc_base_url)
+    out = output_dir or DEFAULT_OUTPUT
+    check_output_dir(out, config, c4_version)
+    return BuildConfig(
+        inputs=files,
+        output_dir=out,
+        config=config,
+        c4_version=c4_version,
+        language_detector=detector,
+        num_shards=num_shards,
+        runner=runner,
+        mask=mask,
+        cc_base_url=cc_base_url,
+        beam_args=tuple(beam_args),
+    )

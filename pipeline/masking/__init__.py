@@ -1,0 +1,35 @@
+"""T5 span corruption of a built C4 (issue 4): vocabulary, mask math and packing.
+
+Pure modules only are re-exported here; the Beam stage is ``pipeline.masking.mask_transform``.
+"""
+
+from pipeline.masking.packing import (
+    MaskConfig,
+    MaskedExample,
+    example_row,
+    mask_documents,
+)
+from pipeline.masking.spans import (
+    noise_counts,
+    noise_span_to_unique_sentinel,
+    nonnoise_span_to_unique_sentinel,
+    random_spans_helper,
+    random_spans_noise_mask,
+    span_corrupt,
+)
+from pipeline.masking.vocab import Vocabulary, train_vocab
+
+__all__ = [
+    "MaskConfig",
+    "MaskedExample",
+    "Vocabulary",
+    "example_row",
+    "mask_documents",
+    "noise_counts",
+    "noise_span_to_unique_sentinel",
+    "nonnoise_span_to_unique_sentinel",
+    "random_spans_helper",
+    "random_spans_noise_mask",
+    "span_corrupt",
+    "train_vocab",
+]

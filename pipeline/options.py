@@ -1,0 +1,54 @@
+"""The ``c4 build`` flags, as Beam ``PipelineOptions`` and as a plain argparse parser.
+
+One function declares them (``add_build_arguments``), so ``c4 build`` and a Beam launcher (a Flex
+Template reading ``PipelineOptions``) accept the very same flags; everything else on the command
+line is a Beam option and passes through untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from filters.spec import CONFIGS, DEFAULT_CONFIG, DEFAULT_VERSION, VERSIONS
+
+DETECTOR_CHOICES = ("langdetect-rs", "langdetect", "cld3")
+
+
+def add_build_arguments(parser: Any) -> None:
+    """Declare the ``c4 build`` flags on an argparse-compatible parser."""
+    parser.add_argument(
+        "--input",
+        nargs="+",
+        default=None,
+        help="WET files, globs, directories or listing files (wet.paths.gz); in this order. "
+        "Default: the bundled sample.",
+    )
+    parser.add_argument("--output", default=None, help="output directory (default ./c4-output)")
+    parser.add_argument("--config", default=DEFAULT_CONFIG, help=f"one of {', '.join(CONFIGS)}")
+    parser.add_argument(
+        "--c4_version", default=DEFAULT_VERSION, help=f"one of {', '.join(VERSIONS)}"
+    )
+    parser.add_argument(
+        "--language_detector",
+        default=None,
+        help="langdetect-rs (default, bit-identical to langdetect, faster) or langdetect; "
+        "mC4 always uses cld3",
+    )
+    parser.add_argument(
+        "--num_shards", type=int, default=None, help="TFRecord/Parquet shards per split"
+    )
+    parser.add_argument(
+        "--cc_base_url", default="", help="where relative paths in a listing file resolve"
+    )
+    parser.add_argument("--mask", action="store_true", help="also write span-corrupted examples")
+
+
+class C4Options(PipelineOptions):
+    """``c4 build``'s flags as Beam pipeline options (``options.view_as(C4Options)``)."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
+        add_build_arguments(parser)

@@ -1,0 +1,292 @@
+"""The run summary of ``c4 build``: stats.json, the reconciliation, config.json, DATA_CARD.md.
+
+Pure: no Beam, no I/O. ``pipeline/write.py`` gathers what the run wrote and hands it here; the CLI
+prints :func:`format_summary`. Every document must be accounted for (INTERFACE.md "The output
+directory"): input records = kept + dropped per reason + dead-lettered, or the run fails.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import platform
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from filters import stats as stats_rules
+
+# The counter the pipeline's reader emits once per WET record it parsed (before any rule).
+INPUT_RECORDS = "input/records"
+# Decompressed WET bytes read, when the reader counts them (throughput in MB/s).
+INPUT_BYTES = "input/bytes"
+
+# TFDS counts some drops twice under another name; summing both would count a page twice.
+# - 3.x ``badwords-filter-<lang>`` repeats ``badwords-filter`` for the page's language.
+# - ``english-filter/filtered:ignored_language-<lang>`` repeats ``filtered:ignored_language``.
+_ALIAS_NAMESPACE_PREFIXES = ("badwords-filter-",)
+_ALIAS_NAME_PREFIXES = ("filtered:ignored_language-",)
+# mC4's language filter counts these and keeps the page anyway, as language ``und``.
+_KEPT_DESPITE_NAME = frozenset(
+    {"language-filter/filtered:no_predictions", "language-filter/filtered:low_confidence"}
+)
+
+C4_LICENSE = "ODC-BY"
+
+
+class SplitWritten(NamedTuple):
+    """What the writers put on disk for one split."""
+
+    name: str
+    shard_lengths: tuple[int, ...]
+    num_bytes: int  # TFDS's: sum of the serialized tf.train.Example sizes
+    text_bytes: int  # UTF-8 bytes of the ``text`` feature
+
+    @property
+    def documents(self) -> int:
+        return sum(self.shard_lengths)
+
+
+def json_text(obj: Any) -> str:
+    """Deterministic JSON text (sorted keys, two-space indent, trailing newline).
+
+    Reruns must write byte-identical metadata, so key order never depends on insertion order.
+    """
+    return json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def sum_counters(partials: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    """Sum partial ``"namespace/name" -> count`` dicts into one, sorted by name."""
+    total: dict[str, int] = {}
+    for partial in partials:
+        for name, count in partial.items():
+            total[name] = total.get(name, 0) + int(count)
+    return dict(sorted(total.items()))
+
+
+def is_drop_counter(counter: str) -> bool:
+    """Whether a TFDS 3.1.0 counter counts pages a rule removed (once each).
+
+    A drop is ``<namespace>/filtered`` or ``<namespace>/filtered:<reason>``; line counters
+    (``line-filtered:*``) count lines, not pages, the aliases above repeat another counter, and
+    mC4's ``language-filter`` keeps unsure pages as ``und`` after counting them ``filtered:``.
+    """
+    namespace, _, name = counter.rpartition("/")
+    if not namespace or counter in _KEPT_DESPITE_NAME:
+        return False
+    if namespace.startswith(_ALIAS_NAMESPACE_PREFIXES) or name.startswith(_ALIAS_NAME_PREFIXES):
+        return False
+    return name == "filtered" or name.startswith("filtered:")
+
+
+def dropped_by_reason(counters: Mapping[str, int]) -> dict[str, int]:
+    """The drop counters, non-zero only, sorted by name."""
+    return {name: n for name, n in sorted(counters.items()) if n and is_drop_counter(name)}
+
+
+def reconcile(counters: Mapping[str, int], kept: int, dead_lettered: int) -> dict[str, Any]:
+    """Check input records = kept + dropped per reason + dead-lettered, from a run's counters.
+
+    Args:
+        counters: the summed counters of the run (must hold ``input/records``).
+        kept: documents written, over all splits.
+        dead_lettered: dead-letter records written.
+
+    Returns:
+        ``filters.stats.reconcile``'s description (``balanced`` and the signed ``unaccounted``
+        tell whether and which way it is off); it does not raise: see :func:`check_balanced`.
+    """
+    return stats_rules.reconcile(
+        int(counters.get(INPUT_RECORDS, 0)),
+        kept,
+        dropped_by_reason(counters),
+        dead_lettered,
+        strict=False,
+    )
+
+
+def build_stats(
+    config: str,
+    version: str,
+    counters: Mapping[str, int],
+    splits: Sequence[SplitWritten],
+    dead_letters: Mapping[str, int],
+) -> dict[str, Any]:
+    """The content of ``DIR/stats.json`` (``filters.stats.stats_document``'s shape, extended).
+
+    Args:
+        config: TFDS config name (``en``).
+        version: C4 version (``3.1.0``).
+        counters: summed counters of the run.
+        splits: what was written per split.
+        dead_letters: dead-letter records per stage.
+    """
+    kept = sum(s.documents for s in splits)
+    per_split = {
+        s.name: {
+            "documents": s.documents,
+            "num_bytes": s.num_bytes,
+            "text_bytes": s.text_bytes,
+            "num_shards": len(s.shard_lengths),
+        }
+        for s in splits
+    }
+    doc = stats_rules.stats_document(
+        config,
+        version,
+        reconcile(counters, kept, sum(dead_letters.values())),
+        sum_counters([counters]),
+        per_split,
+    )
+    for s in splits:
+        doc["splits"][s.name]["shard_lengths"] = list(s.shard_lengths)
+    doc["dead_letters"] = dict(sorted(dead_letters.items()))
+    return doc
+
+
+ReconciliationError = stats_rules.ReconciliationError
+
+
+def check_balanced(stats: Mapping[str, Any]) -> None:
+    """Raise ``ReconciliationError`` unless the stats' reconciliation balances.
+
+    The message names every term, so the failed run's log says what went missing.
+    """
+    rec = stats["reconciliation"]
+    if not rec["balanced"]:
+        raise ReconciliationError(
+            f"reconciliation failed: {rec['input_records']} input records != "
+            f"{rec['kept']} kept + {rec['dropped_total']} dropped + {rec['dead_lettered']} "
+            f"dead-lettered ({rec['unaccounted']:+d} unaccounted); see stats.json"
+        )
+
+
+def _version_of(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def software_versions() -> dict[str, str]:
+    """Versions of what built the data (read from installed metadata; Beam is not imported)."""
+    return {
+        "c4-pipeline": _version_of("c4-pipeline"),
+        "apache-beam": _version_of("apache-beam"),
+        "python": platform.python_version(),
+    }
+
+
+def build_config_json(resolved: Mapping[str, Any]) -> dict[str, Any]:
+    """The content of ``DIR/config.json``: the resolved config (inputs included) and versions.
+
+    The resolved config's keys stay at the top level (``config``, ``c4_version``, ``inputs``...),
+    where ``pipeline.config.check_output_dir`` looks for them. No timestamps and no host names:
+    two runs of the same build write the same bytes.
+    """
+    out = dict(resolved)
+    out["versions"] = software_versions()
+    return out
+
+
+def _fmt_int(n: int) -> str:
+    return f"{n:,}"
+
+
+def data_card(stats: Mapping[str, Any], inputs: Sequence[str], max_inputs: int = 20) -> str:
+    """The text of ``DIR/DATA_CARD.md``: what this dataset is, how it was built, its terms."""
+    config, version = stats["config"], stats["c4_version"]
+    rec = stats["reconciliation"]
+    lines = [
+        f"# C4 `{config}` {version}",
+        "",
+        "## What this is",
+        "",
+        "A build of C4, the Colossal Clean Crawled Corpus of Raffel et al. (2020), *Exploring the",
+        "Limits of Transfer Learning with a Unified Text-to-Text Transformer*: web pages from",
+        "Common Crawl WET files, cleaned and deduplicated by the rules of the TensorFlow Datasets",
+        f"`c4/{config}` builder, dataset version {version}, made by `c4-pipeline`.",
+        "",
+        "## How it was built",
+        "",
+        f"- Config `{config}`, C4 version `{version}`; full settings and software versions are",
+        "  in `config.json`, every counter in `stats.json`.",
+        f"- Inputs: {_fmt_int(len(inputs))} WET file(s):",
+    ]
+    lines += [f"  - `{path}`" for path in inputs[:max_inputs]]
+    if len(inputs) > max_inputs:
+        lines.append(f"  - ... and {_fmt_int(len(inputs) - max_inputs)} more (see `config.json`)")
+    lines += [
+        f"- Input records: {_fmt_int(rec['input_records'])}; kept {_fmt_int(rec['kept'])}, "
+        f"dropped by a rule {_fmt_int(rec['dropped_total'])}, dead-lettered "
+        f"{_fmt_int(rec['dead_lettered'])}.",
+        "",
+        "| split | documents | bytes (serialized) |",
+        "|---|---:|---:|",
+    ]
+    for name, split in stats["splits"].items():
+        lines.append(
+            f"| {name} | {_fmt_int(split['documents'])} | {_fmt_int(split['num_bytes'])} |"
+        )
+    lines += [
+        "",
+        "Layout: `c4/<config>/<version>/` holds TFDS TFRecord shards (loaded by",
+        "`tfds.builder_from_directory`), `parquet/<split>/` the same documents in the same order",
+        "with provenance columns, `dead_letter/` the input that could not be read.",
+        "",
+        "## Terms",
+        "",
+        f"- C4 is released under the Open Data Commons Attribution License ({C4_LICENSE}) v1.0;",
+        "  using this data means accepting its terms.",
+        "- The text comes from Common Crawl: the Common Crawl Terms of Use",
+        "  (https://commoncrawl.org/terms-of-use) apply, and the pages keep their authors' rights.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def format_summary(
+    stats: Mapping[str, Any],
+    output_dir: str = "",
+    elapsed_seconds: float | None = None,
+    wet_bytes: int | None = None,
+) -> str:
+    """The short end-of-run table the CLI prints.
+
+    Args:
+        stats: the content of stats.json (:func:`build_stats`).
+        output_dir: where the run wrote, for the paths lines.
+        elapsed_seconds: wall time of the run, for throughput.
+        wet_bytes: decompressed WET bytes read; defaults to the ``input/bytes`` counter.
+    """
+    rec = stats["reconciliation"]
+    width = 44
+    rows: list[tuple[str, str]] = [("input records", _fmt_int(rec["input_records"]))]
+    for name, split in stats["splits"].items():
+        rows.append((f"kept: {name}", _fmt_int(split["documents"])))
+    for reason, n in rec["dropped"].items():
+        rows.append((f"dropped: {reason}", _fmt_int(n)))
+    rows.append(("dead-lettered", _fmt_int(rec["dead_lettered"])))
+    rows.append(
+        ("balanced", "yes" if rec["balanced"] else f"NO ({rec['unaccounted']:+d} unaccounted)")
+    )
+    if wet_bytes is None:
+        wet_bytes = stats["counters"].get(INPUT_BYTES)
+    if elapsed_seconds:
+        rows.append(("wall time", f"{elapsed_seconds:.1f} s"))
+        if wet_bytes:
+            rows.append(("throughput: WET", f"{wet_bytes / 1e6 / elapsed_seconds:.2f} MB/s"))
+        rows.append(("throughput: records", f"{rec['input_records'] / elapsed_seconds:.1f} docs/s"))
+    key_width = max(width, *(len(k) for k, _ in rows))
+    out = [f"C4 {stats['config']} {stats['c4_version']}"]
+    out += [f"  {k.ljust(key_width)} {v}" for k, v in rows]
+    if output_dir:
+        base = output_dir.rstrip("/")
+        out.append("outputs:")
+        out += [
+            f"  {base}/c4/{stats['config']}/{stats['c4_version']}/",
+            f"  {base}/parquet/",
+            f"  {base}/stats.json",
+        ]
+        if rec["dead_lettered"]:
+            out.append(f"  {base}/dead_letter/")
+    return "\n".join(out) + "\n"

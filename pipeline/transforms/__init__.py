@@ -1,0 +1,1 @@
+"""Beam adapters: one stage per module, each a composite PTransform calling ``filters/``."""

@@ -1,0 +1,117 @@
+"""load_punkt: the same sentences as NLTK's own punkt_tab tokenizer on every real line."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+
+import nltk
+import pytest
+from nltk.tokenize.punkt import PunktTokenizer
+
+from filters.sentences import PUNKT_DIR, load_punkt
+from tests.conftest import REAL_WET, SHARED
+
+NLTK_DATA = SHARED / "data" / "nltk"
+C4_SAMPLE = SHARED / "data" / "c4" / "c4-en.olmo-sample-1000.json.gz"
+
+
+@pytest.fixture(scope="module")
+def nltk_punkt() -> PunktTokenizer:
+    """NLTK's tokenizer for TFDS's request, from the shared data (never downloaded)."""
+    nltk.data.path.insert(0, str(NLTK_DATA))
+    try:
+        tokenizer = nltk.data.load("nltk:tokenizers/punkt/english.pickle")
+    finally:
+        nltk.data.path.remove(str(NLTK_DATA))
+    assert isinstance(tokenizer, PunktTokenizer)
+    return tokenizer
+
+
+def _wet_lines() -> list[str]:
+    lines: list[str] = []
+    for path in REAL_WET:
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            lines.extend(s for s in (line.strip() for line in f) if s)
+    return lines
+
+
+def _c4_lines() -> list[str]:
+    lines: list[str] = []
+    with gzip.open(C4_SAMPLE, "rt", encoding="utf-8") as f:
+        for row in f:
+            lines.extend(json.loads(row)["text"].splitlines())
+    return lines
+
+
+def test_shipped_parameters_are_nltks_files():
+    for name in ("abbrev_types.txt", "collocations.tab", "ortho_context.tab", "sent_starters.txt"):
+        shared = NLTK_DATA / "tokenizers" / "punkt_tab" / "english" / name
+        assert (PUNKT_DIR / name).read_bytes() == shared.read_bytes()
+
+
+def test_parameters_equal_nltks(nltk_punkt: PunktTokenizer):
+    ours = load_punkt()._tokenizer._params
+    theirs = nltk_punkt._params
+    assert ours.abbrev_types == theirs.abbrev_types
+    assert ours.collocations == theirs.collocations
+    assert ours.sent_starters == theirs.sent_starters
+    assert dict(ours.ortho_context) == dict(theirs.ortho_context)
+
+
+@pytest.mark.parametrize("source", ["wet", "c4"])
+def test_identical_to_nltk_on_every_real_line(nltk_punkt: PunktTokenizer, source: str):
+    lines = _wet_lines() if source == "wet" else _c4_lines()
+    assert len(lines) > 5_000
+    splitter = load_punkt()
+    for i, line in enumerate(lines):
+        expected = nltk_punkt.tokenize(line)
+        assert splitter.split(line) == expected, line
+        if i % 10 == 0:  # count() walks the same spans; a sample keeps the test fast
+            assert splitter.count(line) == len(expected), line
+            assert splitter.at_least(line, len(expected)), line
+            assert not splitter.at_least(line, len(expected) + 1), line
+
+
+def test_spec_example_is_one_sentence():
+    text = "This line looks like it has three sentences...but it's actually just 1."
+    assert load_punkt().count(text) == 1
+    assert load_punkt().split("Hello there Mr. Smith. How are you? Fine.") == [
+        "Hello there Mr. Smith.",
+        "How are you?",
+        "Fine.",
+    ]
+
+
+def test_at_least_on_multi_line_pages():
+    splitter = load_punkt()
+    with gzip.open(C4_SAMPLE, "rt", encoding="utf-8") as f:
+        texts = [json.loads(row)["text"] for row, _ in zip(f, range(200), strict=False)]
+    for text in texts:
+        n = splitter.count(text)
+        assert [splitter.at_least(text, k) for k in (0, 1, 3, n, n + 1)] == [
+            True,
+            n >= 1,
+            n >= 3,
+            True,
+            False,
+        ]
+
+
+def test_memoized_once_per_process_across_threads():
+    seen: list[object] = []
+    threads = [threading.Thread(target=lambda: seen.append(load_punkt())) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(s) for s in seen}) == 1
+    assert seen[0] is load_punkt()
+
+
+def test_unknown_words_do_not_grow_the_tables():
+    splitter = load_punkt()
+    before = len(splitter._tokenizer._params.ortho_context)
+    splitter.split("Zyxwvut qwertyuiop. Asdfghjk zxcvbnm. Plokijuh ygtfrdes.")
+    assert len(splitter._tokenizer._params.ortho_context) == before

@@ -1,0 +1,120 @@
+"""Same input and config -> byte-identical output on every runner we support.
+
+The whole ``build_pipeline`` (stages and sinks) runs on the DirectRunner in memory, on the
+DirectRunner with two worker processes, and on ``C4DaskRunner`` over a local dask.distributed
+cluster (threads, then processes); every output file but ``config.json`` (which records the
+runner) must be byte-identical, and the documents must equal the in-memory run's.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipeline.build import build_pipeline
+from pipeline.config import make_build_config
+from pipeline.runners import C4DaskRunner
+from tests.conftest import REAL_WET
+
+INPUTS = [str(p) for p in REAL_WET if "excerpt-262" in p.name or "excerpt-25" in p.name]
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "config.json"
+    }
+
+
+def _build(out: Path, runner: Any, options: list[str]) -> dict[str, bytes]:
+    config = make_build_config(INPUTS, str(out), runner=type(runner).__name__)
+    p = beam.Pipeline(runner=runner, options=PipelineOptions(options))
+    build_pipeline(p, config)
+    p.run().wait_until_finish()
+    return _files(out)
+
+
+# A process-based LocalCluster spawns workers that re-import ``__main__``; under pytest that
+# hangs, so that run is a script of its own.
+DASK_PROCESSES_SCRIPT = """
+import sys
+import apache_beam as beam
+import dask.distributed as dd
+from apache_beam.options.pipeline_options import PipelineOptions
+from pipeline.build import build_pipeline
+from pipeline.config import make_build_config
+from pipeline.runners import C4DaskRunner
+
+if __name__ == "__main__":
+    out, inputs = sys.argv[1], sys.argv[2:]
+    with dd.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                         dashboard_address=None) as cluster:
+        config = make_build_config(inputs, out, runner="C4DaskRunner")
+        options = PipelineOptions(["--dask_client_address", cluster.scheduler_address])
+        p = beam.Pipeline(runner=C4DaskRunner(), options=options)
+        build_pipeline(p, config)
+        p.run().wait_until_finish()
+"""
+
+
+@pytest.fixture(scope="module")
+def dask_threads() -> Iterator[str]:
+    distributed = pytest.importorskip("dask.distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    )
+    try:
+        yield str(cluster.scheduler_address)
+    finally:
+        cluster.close()
+
+
+def _build_on_dask_processes(out: Path, tmp: Path) -> dict[str, bytes]:
+    script = tmp / "dask_processes.py"
+    script.write_text(DASK_PROCESSES_SCRIPT)
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    done = subprocess.run(
+        [sys.executable, str(script), str(out), *INPUTS],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=repo,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return _files(out)
+
+
+@pytest.mark.slow
+def test_every_runner_writes_the_same_bytes(tmp_path: Path, dask_threads: str) -> None:
+    assert len(INPUTS) == 2
+    direct = beam.runners.DirectRunner
+    reference = _build(tmp_path / "in_memory", direct(), ["--direct_running_mode", "in_memory"])
+    assert any(name.endswith(".parquet") for name in reference)
+    assert "stats.json" in reference
+    runs = {
+        "multi_processing": (
+            direct(),
+            ["--direct_running_mode", "multi_processing", "--direct_num_workers", "2"],
+        ),
+        "dask_threads": (C4DaskRunner(), ["--dask_client_address", dask_threads]),
+        "dask_processes": None,
+    }
+    for name, run in runs.items():
+        if run is None:
+            got = _build_on_dask_processes(tmp_path / name, tmp_path)
+        else:
+            got = _build(tmp_path / name, *run)
+        assert sorted(got) == sorted(reference), name
+        differ = [f for f in reference if got[f] != reference[f]]
+        assert not differ, f"{name}: {differ}"

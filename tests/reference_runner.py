@@ -1,0 +1,142 @@
+"""Run the TFDS reference harnesses (../shared/reference) on WET files, with a cache.
+
+The references are the ground truth of "exact" (INTERFACE.md): ``tfds_c4_reference.py`` for 3.1.0
+and ``tfds_c4_legacy_reference.py --version 2.2.0|1.0.0``. They run in their own virtualenv
+(``$C4_REFERENCE_HOME``, default ``~/.cache/c4-reference``, made by ``make reference``) and are
+slow (pure-Python langdetect), so outputs are cached under ``.cache/reference/`` keyed by the
+sha256 of the inputs, the harness scripts, the version and the arguments.
+
+If the reference is not set up this raises ``ReferenceNotSetUp`` saying to run ``make reference``;
+tests turn that into a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("C4_SHARED", REPO.parent / "shared")).resolve()
+HARNESS_DIR = SHARED / "reference"
+HARNESS_3 = HARNESS_DIR / "tfds_c4_reference.py"
+HARNESS_LEGACY = HARNESS_DIR / "tfds_c4_legacy_reference.py"
+CACHE_DIR = REPO / ".cache" / "reference"
+CACHE_FORMAT = 1
+
+
+class ReferenceNotSetUp(RuntimeError):
+    """The reference virtualenv or harness is missing."""
+
+
+class ReferenceOutput(NamedTuple):
+    """What a harness wrote: the kept documents (sorted by url) and its stats JSON."""
+
+    records: list[dict[str, Any]]
+    stats: dict[str, Any]
+    path: Path
+
+
+def reference_home() -> Path:
+    home = os.environ.get("C4_REFERENCE_HOME") or str(Path.home() / ".cache" / "c4-reference")
+    return Path(home)
+
+
+def reference_python() -> Path:
+    """The reference virtualenv's python, or ``ReferenceNotSetUp`` naming the fix."""
+    py = reference_home() / "venv" / "bin" / "python"
+    missing = [p for p in (py, HARNESS_3, HARNESS_LEGACY) if not p.exists()]
+    if missing:
+        raise ReferenceNotSetUp(
+            f"TFDS reference not set up ({', '.join(map(str, missing))} missing): "
+            "run `make reference` (bash ../shared/reference/setup.sh)"
+        )
+    return py
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def harness_command(
+    wet_paths: Sequence[Path | str],
+    version: str,
+    output: Path,
+    stats_json: Path,
+    runner: str = "inline",
+    extra_args: Sequence[str] = (),
+) -> list[str]:
+    """The command line that runs ``version``'s harness."""
+    py = str(reference_python())
+    if version == "3.1.0":
+        cmd = [py, str(HARNESS_3), "--runner", runner]
+    else:
+        cmd = [py, str(HARNESS_LEGACY), "--version", version, "--runner", runner]
+    cmd += ["-o", str(output), "--stats-json", str(stats_json), "--quiet", *extra_args]
+    return cmd + [str(Path(p).resolve()) for p in wet_paths]
+
+
+def cache_key(
+    wet_paths: Sequence[Path | str], version: str, runner: str, extra_args: Sequence[str]
+) -> str:
+    """sha256 over the inputs' bytes and order, the harness scripts, version and arguments."""
+    h = hashlib.sha256()
+    parts = [f"format={CACHE_FORMAT}", f"version={version}", f"runner={runner}"]
+    parts += [f"arg={a}" for a in extra_args]
+    parts += [f"harness={_sha256_file(HARNESS_3)}", f"legacy={_sha256_file(HARNESS_LEGACY)}"]
+    parts += [f"input={_sha256_file(Path(p))}" for p in wet_paths]
+    h.update("\n".join(parts).encode("utf-8"))
+    return h.hexdigest()
+
+
+def _load(out: Path, stats: Path) -> ReferenceOutput:
+    with out.open(encoding="utf-8") as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    with stats.open(encoding="utf-8") as f:
+        return ReferenceOutput(records, json.load(f), out)
+
+
+def run_reference(
+    wet_paths: Sequence[Path | str],
+    version: str = "3.1.0",
+    runner: str = "inline",
+    extra_args: Sequence[str] = (),
+    use_cache: bool = True,
+    env: dict[str, str] | None = None,
+) -> ReferenceOutput:
+    """Run (or reuse a cached run of) the reference for ``version`` on ``wet_paths``, in order.
+
+    Raises:
+        ReferenceNotSetUp: ``make reference`` has not been run.
+        subprocess.CalledProcessError: the harness failed (its stderr is attached).
+    """
+    reference_python()
+    key = cache_key(wet_paths, version, runner, extra_args)
+    target = CACHE_DIR / f"{version}-{key[:24]}"
+    out, stats = target / "out.jsonl", target / "stats.json"
+    if use_cache and out.is_file() and stats.is_file():
+        return _load(out, stats)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        tmp_out, tmp_stats = Path(tmp) / "out.jsonl", Path(tmp) / "stats.json"
+        cmd = harness_command(wet_paths, version, tmp_out, tmp_stats, runner, extra_args)
+        subprocess.run(
+            cmd, check=True, capture_output=True, text=True, env={**os.environ, **(env or {})}
+        )
+        if use_cache:
+            target.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp_out, out)
+            os.replace(tmp_stats, stats)
+            return _load(out, stats)
+        result = _load(tmp_out, tmp_stats)
+        # The file is gone with the temporary directory; keep the records only.
+        return ReferenceOutput(result.records, result.stats, Path())
