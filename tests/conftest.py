@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# cld3-py's gcld3 segfaults when it is first imported after TensorFlow (protobuf symbols clash);
+# imported first, both work. Tests import TensorFlow to read our output back, so load gcld3 here,
+# before any test module runs. Our pipeline itself never imports TensorFlow.
+import gcld3  # noqa: F401
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
