@@ -305,7 +305,7 @@ def reference_results() -> dict:
         "1.0.0": LEGACY_SRC / "tfds1.3.0_c4v1.0.0_c4_utils.py",
     }
     if not REF_PYTHON.exists() or not all(p.exists() for p in legacy.values()):
-        pytest.skip(f"reference not set up under {REF_HOME} (make reference)")
+        pytest.fail(f"reference not set up under {REF_HOME} (make reference)")
     assert REAL_WET, "no shared WET files"
     inputs = [*REAL_WET, *legacy.values(), BADWORDS_EN]
     cache = REPO / ".cache" / f"clean_reference-{_digest(inputs)}.json"

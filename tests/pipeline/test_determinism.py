@@ -68,7 +68,8 @@ if __name__ == "__main__":
 
 @pytest.fixture(scope="module")
 def dask_threads() -> Iterator[str]:
-    distributed = pytest.importorskip("dask.distributed")
+    from dask import distributed
+
     cluster = distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
     )

@@ -17,11 +17,10 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.dask.dask_runner import DaskRunner
 from apache_beam.testing.util import assert_that
+from dask import distributed
 
 from pipeline.runners import C4DaskRunner
 from tests.pipeline.beam_harness import dump_to
-
-distributed = pytest.importorskip("dask.distributed")
 
 
 @pytest.fixture(scope="module")
