@@ -84,6 +84,8 @@ class Sentences(Protocol):
 
     def count(self, text: str) -> int: ...
 
+    def at_least(self, text: str, n: int) -> bool: ...
+
 
 class Vote(NamedTuple):
     """One page's claim on a dedup key, and the reduction's accumulator.
@@ -284,15 +286,12 @@ def _bump(counters: dict[str, int], name: str, amount: int = 1) -> None:
 
 
 def _has_sentences(sentences: Sentences, text: str, n: int) -> bool:
-    """``sentences.count(text) >= n``, stopping after ``n`` sentences where the splitter can.
+    """``sentences.count(text) >= n``, stopping after ``n`` sentences.
 
     Punkt finds sentences lazily from the start, so the answer is the same; on a long page only
     its first sentences are tokenized.
     """
-    at_least = getattr(sentences, "at_least", None)
-    if at_least is not None:
-        return bool(at_least(text, n))
-    return sentences.count(text) >= n
+    return sentences.at_least(text, n)
 
 
 def remove_lines(

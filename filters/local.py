@@ -16,7 +16,6 @@ shuffles of the Beam pipeline become dicts here, fed by the same per-element fun
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -213,35 +212,6 @@ class Resources(NamedTuple):
     page_badwords: Any
 
 
-class _EarlyExitPunkt:
-    """The shared punkt splitter plus ``at_least``, a sentence count that stops at ``n``.
-
-    ``dedup.remove_lines`` only asks whether a page has 3 sentences; punkt finds sentences lazily
-    from the start, so stopping at the third gives the same answer at a fraction of the cost on
-    long pages (the whole-text re-count was the most expensive step of the core). Built from the
-    same ``punkt_tab`` parameters as ``filters.sentences``; used until that splitter has its own
-    ``at_least``.
-    """
-
-    def __init__(self, splitter: Any) -> None:
-        from nltk.tokenize.punkt import PunktSentenceTokenizer
-
-        from filters.sentences import load_punkt_parameters
-
-        self._splitter = splitter
-        self._tokenizer = PunktSentenceTokenizer(load_punkt_parameters())
-
-    def split(self, text: str) -> list[str]:
-        return list(self._splitter.split(text))
-
-    def count(self, text: str) -> int:
-        return int(self._splitter.count(text))
-
-    def at_least(self, text: str, n: int) -> bool:
-        spans = itertools.islice(self._tokenizer.span_tokenize(text), n)
-        return sum(1 for _ in spans) >= n
-
-
 def load_resources(rules: C4Rules, detector_name: str = "langdetect-rs") -> Resources:
     """Load (start-up, not per run) everything ``run_local`` needs for ``rules``."""
     from filters.language import make_detector
@@ -258,10 +228,7 @@ def load_resources(rules: C4Rules, detector_name: str = "langdetect-rs") -> Reso
         from filters.badwords import PageBadwords
 
         page_badwords = PageBadwords.for_c4(rules.badwords_filter_fraction)
-    sentences: Any = load_punkt()
-    if not hasattr(sentences, "at_least"):
-        sentences = _EarlyExitPunkt(sentences)
-    return Resources(sentences, detector, line_badwords, page_badwords)
+    return Resources(load_punkt(), detector, line_badwords, page_badwords)
 
 
 def run_local(
