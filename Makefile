@@ -16,9 +16,10 @@ $(VENV)/.installed: setup.py requirements.lock
 
 setup: $(VENV)/.installed
 
-## make run: set up, then build C4 (en, 3.1.0) from the bundled real sample into ./c4-output
+## make run: set up, then build C4 (en, 3.1.0) from the bundled real sample into ./c4-output,
+## with its span-corrupted examples in ./c4-output/masked (c4 build --mask)
 run: setup
-	$(VENV)/bin/c4 build
+	$(VENV)/bin/c4 build --mask
 
 ## make reference: the TFDS reference harnesses the differential tests diff against (cached)
 reference:

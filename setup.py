@@ -39,7 +39,15 @@ setup(
         "dask": ["apache-beam[dask]==2.77.0", "dask==2026.8.0", "distributed==2026.8.0"],
         "dev": ["ruff", "mypy", "pytest", "pytest-xdist", "pytest-timeout", "hypothesis"],
         # The real readers the tests read our output back with (tfds, tf.data).
-        "test": ["tensorflow-cpu==2.21.0", "tensorflow-datasets==4.9.10"],
+        "test": [
+            "tensorflow-cpu==2.21.0",
+            "tensorflow-datasets==4.9.10",
+            # A real GCS server on 127.0.0.1; 2026.7.19 has the batch copy Beam's rename uses.
+            "gcp-storage-emulator==2026.7.19",
+            # The trainers' readers of DIR/masked/ (docs/training.md) and examples/moe_switch.py.
+            "torch==2.13.0",
+            "datasets==5.2.0",
+        ],
     },
     entry_points={"console_scripts": ["c4=pipeline.cli:main"]},
 )

@@ -15,7 +15,9 @@ from typing import NamedTuple
 
 import apache_beam as beam
 
+from filters.lineage import Request
 from pipeline.config import BuildConfig
+from pipeline.io.http import FetchPolicy
 from pipeline.transforms.badwords import FilterBadwords
 from pipeline.transforms.clean import CleanPages
 from pipeline.transforms.dedup import DedupText
@@ -83,7 +85,11 @@ def _stage(config: BuildConfig, label: str) -> beam.PTransform:
 def build_collections(root: beam.Pipeline, config: BuildConfig) -> C4Collections:
     """Apply every stage of ``config`` to ``root``; the sinks are not applied."""
     rules = config.rules
-    pages, dead, counters = root | "ReadWet" >> ReadWet(config.inputs, rules)
+    blocklist = Request(frozenset(config.blocklist_urls), frozenset(config.blocklist_domains))
+    fetch = FetchPolicy(
+        max_concurrent=config.max_concurrent_downloads, max_attempts=config.download_attempts
+    )
+    pages, dead, counters = root | "ReadWet" >> ReadWet(config.inputs, rules, blocklist, fetch)
     dead_letters = [dead]
     stats = [counters]
     for label in stage_labels(config)[1:-1]:
@@ -105,4 +111,9 @@ def build_pipeline(root: beam.Pipeline, config: BuildConfig) -> beam.PCollection
 
     collections = build_collections(root, config)
     result: beam.PCollection = collections | "WriteC4" >> WriteC4(config)
+    if config.mask:
+        from pipeline.masking.run import MaskBuilt
+
+        # Last stage: masked/config.json waits for the build's finalize; the stats stay the output.
+        result = collections.docs | "Mask" >> MaskBuilt(config.output_dir, after=result)
     return result

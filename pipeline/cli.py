@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 from filters.spec import UsageError
 
 USAGE = "usage: c4 {build,mask,vocab,trace,forget,submit,estimate} ..."
-NOT_YET = ("mask", "vocab", "trace", "forget", "submit", "estimate")
+NOT_YET: tuple[str, ...] = ()
 _LOG = logging.getLogger("pipeline.cli")
 
 
@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog="c4 build", allow_abbrev=False)
     add_build_arguments(parser)
     parser.add_argument("--runner", default="DirectRunner", help="any Beam runner; DaskRunner too")
+    parser.add_argument("--blocklist_urls", default=None, help="drop these URLs while reading")
+    parser.add_argument("--blocklist_domains", default=None, help="drop these domains too")
     return parser
 
 
@@ -67,11 +69,16 @@ def run_build(argv: Sequence[str]) -> int:
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from pipeline.config import make_build_config
+    from pipeline.io.expand import expand_remote
+    from pipeline.io.gcs import connect_anonymously_if_emulated
+    from pipeline.io.output import check_remote_output_dir
+    from pipeline.io.urls import is_remote
 
     try:
         args, beam_args = build_parser().parse_known_args(list(argv))
     except SystemExit as exc:  # argparse: a bad value (exit 2, already printed) or --help (0)
         return int(exc.code or 0)
+    connect_anonymously_if_emulated()
     try:
         config = make_build_config(
             inputs=args.input,
@@ -84,7 +91,16 @@ def run_build(argv: Sequence[str]) -> int:
             mask=args.mask,
             cc_base_url=args.cc_base_url,
             beam_args=beam_args,
+            blocklist_urls=args.blocklist_urls,
+            blocklist_domains=args.blocklist_domains,
+            crawls=args.crawl,
+            max_wet_files=args.max_wet_files,
+            expand_remote=expand_remote,
+            max_concurrent_downloads=args.max_concurrent_downloads,
+            download_attempts=args.download_attempts,
         )
+        if is_remote(config.output_dir):
+            check_remote_output_dir(config.output_dir, config.config, config.c4_version)
         runner = make_runner(args.runner)
         options = PipelineOptions(list(beam_args))
     except UsageError as exc:
@@ -128,11 +144,17 @@ def _print_summary(output_dir: str, elapsed: float) -> None:
     import json
 
     from pipeline import summary
+    from pipeline.io.output import read_text
+    from pipeline.io.urls import is_remote
 
-    path = Path(output_dir) / "stats.json"
-    if not path.is_file():
+    if is_remote(output_dir):
+        text = read_text(output_dir.rstrip("/") + "/stats.json")
+    else:
+        path = Path(output_dir) / "stats.json"
+        text = path.read_text(encoding="utf-8") if path.is_file() else None
+    if text is None:
         return
-    stats = json.loads(path.read_text(encoding="utf-8"))
+    stats = json.loads(text)
     print(summary.format_summary(stats, output_dir, elapsed_seconds=elapsed), end="")
 
 
@@ -145,6 +167,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     command, rest = args[0], args[1:]
     if command == "build":
         return run_build(rest)
+    if command in ("trace", "forget"):
+        from pipeline import forget_cli
+
+        return forget_cli.run_trace(rest) if command == "trace" else forget_cli.run_forget(rest)
+    if command in ("mask", "vocab"):
+        from pipeline.masking import run as masking
+
+        return masking.run_mask(rest) if command == "mask" else masking.run_vocab(rest)
+    if command == "submit":
+        from pipeline.submit import run_submit
+
+        return run_submit(rest)
+    if command == "estimate":
+        from pipeline.estimate import run_estimate
+
+        return run_estimate(rest)
     if command in NOT_YET:
         print(f"c4 {command}: not implemented yet", file=sys.stderr)
         return 2

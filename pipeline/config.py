@@ -11,12 +11,14 @@ import glob
 import gzip
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from filters.lineage import RequestError, parse_domain_line, parse_url_line, request_lines
 from filters.spec import DEFAULT_CONFIG, DEFAULT_VERSION, C4Rules, UsageError, resolve_rules
 from filters.wet import source_file_name
+from pipeline.io.urls import cap_files, crawl_base, crawl_listing, is_remote, parse_crawls
 
 SAMPLE_DIR = Path(__file__).resolve().parent / "data" / "sample"
 SAMPLE_WET = SAMPLE_DIR / "CC-MAIN-2016-50.excerpt-25.warc.wet.gz"
@@ -51,6 +53,15 @@ class BuildConfig:
     mask: bool = False
     cc_base_url: str = ""
     beam_args: tuple[str, ...] = field(default=())
+    # Match keys (filters/lineage.py) of pages dropped while reading: never in the output.
+    blocklist_urls: tuple[str, ...] = field(default=())
+    blocklist_domains: tuple[str, ...] = field(default=())
+    # Common Crawl crawls read (``--crawl``) and the per-argument cap (``--max_wet_files``).
+    crawls: tuple[str, ...] = field(default=())
+    max_wet_files: int | None = None
+    # https:// downloads (pipeline.io.http.FetchPolicy): per worker process, per request.
+    max_concurrent_downloads: int = 4
+    download_attempts: int = 8
 
     @property
     def rules(self) -> C4Rules:
@@ -71,11 +82,15 @@ class BuildConfig:
         data = json.loads(text)
         data["inputs"] = tuple(InputFile(**i) for i in data["inputs"])
         data["beam_args"] = tuple(data.get("beam_args", ()))
+        for name in ("blocklist_urls", "blocklist_domains", "crawls"):
+            data[name] = tuple(data.get(name, ()))
         return cls(**data)
 
 
-def _is_remote(path: str) -> bool:
-    return "://" in path
+_is_remote = is_remote
+# Expands one remote argument (``pipeline.io.expand.expand_remote``): Beam-side, so injected.
+# Called as ``expand_remote(arg, cc_base_url, flag)``; raises UsageError naming ``flag``.
+RemoteExpander = Callable[[str, str, str], list[str]]
 
 
 def _looks_like_wet(path: str) -> bool:
@@ -112,11 +127,13 @@ def _read_listing(path: str, base: str) -> list[str]:
     return out
 
 
-def _expand_one(arg: str, cc_base_url: str) -> list[str]:
+def _expand_one(
+    arg: str, cc_base_url: str, expand_remote: RemoteExpander | None = None, flag: str = "--input"
+) -> list[str]:
     """One ``--input`` argument -> WET paths, sorted within the argument."""
     if _is_remote(arg):
-        # Remote globs are matched by the reader's file system, not here.
-        return [arg]
+        # Without an expander (pure use), a remote argument is taken as one WET file.
+        return expand_remote(arg, cc_base_url, flag) if expand_remote else [arg]
     if os.path.isdir(arg):
         found = [
             str(p) for p in Path(arg).rglob("*") if p.is_file() and str(p).endswith(WET_SUFFIXES)
@@ -134,17 +151,32 @@ def _expand_one(arg: str, cc_base_url: str) -> list[str]:
     return out
 
 
-def expand_inputs(args: Sequence[str], cc_base_url: str = "") -> tuple[InputFile, ...]:
-    """Expand files, globs, directories and listing files, keeping the user's argument order.
+def expand_inputs(
+    args: Sequence[str],
+    cc_base_url: str = "",
+    expand_remote: RemoteExpander | None = None,
+    max_wet_files: int | None = None,
+    crawls: Sequence[str] = (),
+) -> tuple[InputFile, ...]:
+    """Expand files, globs, directories, listing files and crawls, keeping the user's order.
+
+    ``--input`` arguments come first, then each crawl's ``wet.paths.gz`` (under
+    ``--cc_base_url``, Common Crawl's HTTPS endpoint by default); ``max_wet_files`` keeps the
+    first N WET files of each argument and each crawl.
 
     Raises:
         UsageError: an argument matched no file.
     """
     paths: list[str] = []
-    for arg in args:
-        found = _expand_one(arg, cc_base_url)
+    sources = [("--input", arg, cc_base_url) for arg in args]
+    # A crawl's listing holds paths relative to the root that contains crawl-data/.
+    sources += [("--crawl", crawl_listing(c, cc_base_url), crawl_base(cc_base_url)) for c in crawls]
+    for flag, arg, base in sources:
+        if flag == "--crawl" and _is_remote(arg) and expand_remote is None:
+            raise UsageError(f"--crawl: reading {arg} needs the launcher's remote expansion")
+        found = cap_files(_expand_one(arg, base, expand_remote, flag), max_wet_files)
         if not found:
-            raise UsageError(f"--input: no WET files matched {arg!r}")
+            raise UsageError(f"{flag}: no WET files matched {arg!r}")
         paths.extend(found)
     return tuple(
         InputFile(path=p, file_index=i, source_file=source_file_name(p))
@@ -209,6 +241,28 @@ def resolve_detector(rules: C4Rules, requested: str | None) -> str:
     return requested
 
 
+def read_blocklist(path: str | None, flag: str) -> tuple[str, ...]:
+    """A blocklist file (one URL or domain a line, ``#`` comments) -> its sorted match keys.
+
+    Raises:
+        UsageError: the file cannot be read or a line is malformed (naming file and line).
+    """
+    if not path:
+        return ()
+    parse = parse_url_line if flag == "--blocklist_urls" else parse_domain_line
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{flag}: cannot read {path}: {exc}") from None
+    keys = set()
+    for number, line in request_lines(text):
+        try:
+            keys.add(parse(line))
+        except RequestError as exc:
+            raise UsageError(f"{flag}: {path} line {number}: {exc}") from None
+    return tuple(sorted(keys))
+
+
 def make_build_config(
     inputs: Iterable[str] | None,
     output_dir: str | None,
@@ -220,6 +274,13 @@ def make_build_config(
     mask: bool = False,
     cc_base_url: str = "",
     beam_args: Sequence[str] = (),
+    blocklist_urls: str | None = None,
+    blocklist_domains: str | None = None,
+    crawls: Iterable[str] | None = None,
+    max_wet_files: int | None = None,
+    expand_remote: RemoteExpander | None = None,
+    max_concurrent_downloads: int = 4,
+    download_attempts: int = 8,
 ) -> BuildConfig:
     """Validate every option and resolve the inputs; with no inputs, the bundled sample.
 
@@ -230,10 +291,21 @@ def make_build_config(
     detector = resolve_detector(rules, language_detector)
     if num_shards is not None and num_shards < 1:
         raise UsageError(f"--num_shards: must be at least 1, not {num_shards}")
+    url_keys = read_blocklist(blocklist_urls, "--blocklist_urls")
+    domain_keys = read_blocklist(blocklist_domains, "--blocklist_domains")
+    if max_wet_files is not None and max_wet_files < 1:
+        raise UsageError(f"--max_wet_files: must be at least 1, not {max_wet_files}")
+    for flag, value in (
+        ("--max_concurrent_downloads", max_concurrent_downloads),
+        ("--download_attempts", download_attempts),
+    ):
+        if value < 1:
+            raise UsageError(f"{flag}: must be at least 1, not {value}")
+    crawl_ids = parse_crawls(crawls)
     args = list(inputs or [])
-    if not args:
+    if not args and not crawl_ids:
         args = [str(SAMPLE_WET)]
-    files = expand_inputs(args, cc_base_url)
+    files = expand_inputs(args, cc_base_url, expand_remote, max_wet_files, crawl_ids)
     out = output_dir or DEFAULT_OUTPUT
     check_output_dir(out, config, c4_version)
     return BuildConfig(
@@ -247,4 +319,10 @@ def make_build_config(
         mask=mask,
         cc_base_url=cc_base_url,
         beam_args=tuple(beam_args),
+        blocklist_urls=url_keys,
+        blocklist_domains=domain_keys,
+        crawls=crawl_ids,
+        max_wet_files=max_wet_files,
+        max_concurrent_downloads=max_concurrent_downloads,
+        download_attempts=download_attempts,
     )

@@ -41,7 +41,35 @@ def add_build_arguments(parser: Any) -> None:
         "--num_shards", type=int, default=None, help="TFRecord/Parquet shards per split"
     )
     parser.add_argument(
-        "--cc_base_url", default="", help="where relative paths in a listing file resolve"
+        "--cc_base_url",
+        default="",
+        help="where relative paths in a listing file and --crawl resolve (a URL or a local "
+        "mirror; --crawl default https://data.commoncrawl.org)",
+    )
+    parser.add_argument(
+        "--crawl",
+        action="append",
+        default=None,
+        help="Common Crawl crawl id(s), e.g. CC-MAIN-2019-18 (repeat or comma-separate): "
+        "reads <cc_base_url>/crawl-data/<id>/wet.paths.gz",
+    )
+    parser.add_argument(
+        "--max_wet_files",
+        type=int,
+        default=None,
+        help="read only the first N WET files of each --input argument and each --crawl",
+    )
+    parser.add_argument(
+        "--max_concurrent_downloads",
+        type=int,
+        default=4,
+        help="https:// requests open at once per worker process (Common Crawl throttles)",
+    )
+    parser.add_argument(
+        "--download_attempts",
+        type=int,
+        default=8,
+        help="tries of a failing https:// request (backoff with jitter) before a dead letter",
     )
     parser.add_argument("--mask", action="store_true", help="also write span-corrupted examples")
 

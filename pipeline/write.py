@@ -36,7 +36,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from filters.records import DeadLetter, Page
 from filters.spec import C4Rules
-from pipeline import summary
+from pipeline import lineage, summary
 from pipeline.formats import parquet_io, tfds_layout, tfrecord
 
 # Bytes of a dead letter's excerpt kept in the JSONL (the record itself stays in the WET file).
@@ -283,6 +283,31 @@ def shard_paths(output_dir: str, rules: C4Rules, split: str, index: int, count: 
     ]
 
 
+def shard_lineage_bytes(
+    pages: Sequence[Page], rules: C4Rules, split: str, index: int, count: int
+) -> bytes:
+    """The lineage file of one shard (``pipeline/lineage.py``): its documents, in shard order."""
+    tfrecord_rel, parquet_rel = (
+        lineage.relative("DIR", path) for path in shard_paths("DIR", rules, split, index, count)
+    )
+    rows = [
+        lineage.lineage_row(page, url, size, split, i, tfrecord_rel, parquet_rel)
+        for i, (page, url, size) in enumerate(_urls_and_sizes(pages, rules))
+    ]
+    return lineage.lineage_bytes(rows)
+
+
+def _urls_and_sizes(pages: Sequence[Page], rules: C4Rules) -> Iterator[tuple[Page, str, int]]:
+    for page in pages:
+        features = example_features(page, rules)
+        yield page, features["url"], len(tfrecord.encode_example(features))
+
+
+def lineage_file(output_dir: str, split: str, index: int, count: int) -> str:
+    """``DIR/lineage/<split>/part-NNNNN-of-MMMMM.parquet``, the lineage twin of a shard."""
+    return lineage.lineage_path(output_dir, split, parquet_io.parquet_filename(index, count))
+
+
 class _WriteShardFn(beam.DoFn):
     """Writes one shard: its TFRecord file and its Parquet file, same documents, same order.
 
@@ -316,6 +341,9 @@ class _WriteShardFn(beam.DoFn):
         buffer = io.BytesIO()
         parquet_io.write_parquet(buffer, (parquet_row(page, rules) for _, page in ordered))
         write_atomic(parquet_path, buffer.getvalue())
+        pages = [page for _, page in ordered]
+        lineage_data = shard_lineage_bytes(pages, rules, split, shard, num_shards)
+        write_atomic(lineage_file(self._output_dir, split, shard, num_shards), lineage_data)
         yield {
             "kind": "shard",
             "split": split,
@@ -368,6 +396,7 @@ def written_paths(
         n = len(split.shard_lengths)
         for i in range(n):
             paths.update(shard_paths(output_dir, rules, split.name, i, n))
+            paths.add(lineage_file(output_dir, split.name, i, n))
     for stage in dead_letters:
         paths.add(join(output_dir, "dead_letter", dead_letter_filename(stage)))
     return paths
@@ -381,6 +410,7 @@ def data_files(output_dir: str, rules: C4Rules) -> list[str]:
         ),
         join(output_dir, "parquet", "*", "part-*.parquet*"),
         join(output_dir, "dead_letter", "*.jsonl*"),
+        join(output_dir, lineage.LINEAGE_DIR, "*", "part-*.parquet*"),
     ]
     found: list[str] = []
     for result in FileSystems.match(patterns):
@@ -463,6 +493,22 @@ class _FinalizeFn(beam.DoFn):
             sources = shard_paths(self._output_dir, self._rules, split, *planned)
             targets = shard_paths(self._output_dir, self._rules, split, *final[record["shard"]])
             FileSystems.rename(sources, targets)
+            self._relocate_lineage(split, planned, final[record["shard"]])
+
+    def _relocate_lineage(
+        self, split: str, planned: tuple[int, int], final: tuple[int, int]
+    ) -> None:
+        """Rewrite a renamed shard's lineage under the new name, naming the new files in it."""
+        source = lineage_file(self._output_dir, split, *planned)
+        tfrecord_rel, parquet_rel = (
+            lineage.relative(self._output_dir, path)
+            for path in shard_paths(self._output_dir, self._rules, split, *final)
+        )
+        rows = lineage.read_rows(source)
+        for row in rows:
+            row["tfrecord_file"], row["parquet_file"] = tfrecord_rel, parquet_rel
+        write_atomic(lineage_file(self._output_dir, split, *final), lineage.lineage_bytes(rows))
+        FileSystems.delete([source])
 
     def _write_tfds_metadata(self, splits: Sequence[summary.SplitWritten]) -> None:
         """features.json, LICENSE, then dataset_info.json: TFDS reads a DIR with it as done."""

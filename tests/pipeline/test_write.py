@@ -196,6 +196,7 @@ def test_layout(direct_dir: Path) -> None:
         "c4/en/3.1.0/features.json",
         "c4/en/3.1.0/c4-train.tfrecord-00000-of-00001",
         "parquet/train/part-00000-of-00001.parquet",
+        "lineage/train/part-00000-of-00001.parquet",
     }  # no temporary file left behind
 
 

@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline as BeamPipeline
 from apache_beam.testing.util import assert_that, equal_to
+from hypothesis import given
+from hypothesis import strategies as st
 
-from pipeline.masking.mask_transform import SpanCorrupt, read_vocab_bytes
+from pipeline.masking.mask_transform import SpanCorrupt, plan_buckets, read_vocab_bytes
 from pipeline.masking.packing import MaskConfig, example_row, mask_documents
 from pipeline.masking.vocab import Vocabulary
 from tests.conftest import SHARED
@@ -87,3 +89,23 @@ def test_examples_hold_their_documents(docs: list, vocab: Vocabulary) -> None:
     covered = {d for r in rows for d in r["doc_ids"]}
     assert covered == {d for d, t in docs if t}
     assert all(np.asarray(r["inputs"]).max() < vocab.vocab_size for r in rows)
+
+
+@given(
+    st.dictionaries(
+        st.tuples(st.sampled_from(["train", "validation"]), st.integers(0, 2**16 - 1)),
+        st.integers(1, 300),
+        max_size=40,
+    ),
+    st.integers(1, 200),
+)
+def test_plan_buckets_ranks_each_split_from_zero(counts: dict, per_pack: int) -> None:
+    plans = dict(plan_buckets(sorted(counts.items()), per_pack))
+    assert set(plans) == set(counts)
+    for split in {s for s, _ in counts}:
+        buckets = sorted(b for s, b in counts if s == split)
+        total = sum(counts[(split, b)] for b in buckets)
+        offset = 0
+        for b in buckets:
+            assert plans[(split, b)] == (offset, -(-total // per_pack))
+            offset += counts[(split, b)]

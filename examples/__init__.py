@@ -1,0 +1,1 @@
+"""Examples for trainers: reading ``DIR/masked/`` and training a small Switch Transformer."""

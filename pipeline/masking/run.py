@@ -1,0 +1,340 @@
+"""``c4 mask``, ``c4 build --mask`` and ``c4 vocab train``: graphs and commands.
+
+``c4 mask DIR`` reads the documents of a built DIR (``DIR/parquet/<split>/*.parquet``: ``doc_id``,
+``text``), ``SpanCorruptSplits`` them and ``WriteMasked`` writes ``DIR/masked/``. ``c4 build
+--mask`` applies the same two transforms to the build's documents in the build's own graph, after
+its sinks. Usage errors are found before any work: one line naming the flag, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import sys
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import apache_beam as beam
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+
+from filters.spec import UsageError
+from pipeline.masking.mask_transform import SpanCorruptSplits, read_vocab_bytes
+from pipeline.masking.packing import MaskConfig, masked_config
+from pipeline.masking.vocab import DEFAULT_VOCAB_PATH, Vocabulary, train_vocab
+from pipeline.masking.write import PACKS_PER_SHARD, WriteMasked
+from pipeline.write import join
+
+_LOG = logging.getLogger("pipeline.masking")
+# Which flag a MaskConfig/Vocabulary refusal is about, by a phrase of its message.
+_FLAG_OF_MESSAGE = (
+    ("targets length", "--targets_length"),
+    ("inputs_length", "--inputs_length"),
+    ("mean_noise_span_length must", "--mean_noise_span_length"),
+    ("noise_density must", "--noise_density"),
+    ("noise spans do not fit", "--noise_density"),
+    ("seed and epoch", "--seed"),
+    ("sentinels", "--vocab"),
+    ("pad/eos/unk", "--vocab"),
+)
+# T5's vocabulary size; a small sample needs less (the shipped model has 8000).
+DEFAULT_VOCAB_SIZE = 32000
+SHIPPED_VOCAB_NAME = "c4-pipeline:pipeline/data/vocab/c4_sample_8k.model"
+
+
+@dataclass(frozen=True)
+class MaskJob:
+    """A validated masking: options, vocabulary and where it came from."""
+
+    config: MaskConfig
+    vocab: Vocabulary
+    vocab_source: str
+
+    def config_json(self) -> dict[str, object]:
+        """``masked/config.json`` without the per-split counts."""
+        return masked_config(
+            self.config,
+            self.vocab.sha256,
+            self.vocab_source,
+            self.vocab.vocab_size,
+            self.vocab.extra_ids,
+        )
+
+
+def _flag_for(message: str) -> str:
+    for phrase, flag in _FLAG_OF_MESSAGE:
+        if phrase in message:
+            return flag
+    return "--inputs_length"
+
+
+def make_mask_job(vocab_source: str | None = None, **options: Any) -> MaskJob:
+    """Read the vocabulary and check the options together, as T5 would.
+
+    Args:
+        vocab_source: a model path or URL (``gs://``); the shipped model if None.
+        **options: ``MaskConfig`` fields (lengths, density, span length, seed, epoch).
+
+    Raises:
+        UsageError: one line naming the flag at fault.
+    """
+    path = str(vocab_source or DEFAULT_VOCAB_PATH)
+    # The shipped model is named the same on every machine, so config.json is too.
+    source = vocab_source or SHIPPED_VOCAB_NAME
+    try:
+        model = read_vocab_bytes(path)
+    except Exception as exc:  # any filesystem's "not found" / "no scheme"
+        raise UsageError(f"--vocab: cannot read {source}: {type(exc).__name__}") from None
+    try:
+        vocab = Vocabulary(model)
+    except RuntimeError:
+        raise UsageError(f"--vocab: {source} is not a SentencePiece model") from None
+    except ValueError as exc:
+        raise UsageError(f"--vocab: {exc}") from None
+    try:
+        config = MaskConfig(**options)
+        config.check_extra_ids(vocab.extra_ids)
+    except ValueError as exc:
+        message = str(exc)
+        raise UsageError(f"{_flag_for(message)}: {message}") from None
+    return MaskJob(config, vocab, source)
+
+
+# --- reading a built DIR ----------------------------------------------------------------------
+
+
+def built_shards(input_dir: str) -> list[tuple[str, str]]:
+    """``(split, path)`` of every ``DIR/parquet/<split>/part-*.parquet``, sorted."""
+    pattern = join(input_dir, "parquet", "*", "part-*.parquet")
+    found = FileSystems.match([pattern])[0].metadata_list
+    out = []
+    for meta in found:
+        split = meta.path.rstrip("/").split("/")[-2]
+        out.append((split, meta.path))
+    return sorted(out)
+
+
+def read_shard(split_path: tuple[str, str]) -> Iterator[tuple[str, str, str]]:
+    """``(split, doc_id, text)`` of one Parquet shard of a built DIR, in file order."""
+    split, path = split_path
+    with FileSystems.open(path) as handle:
+        table = pq.read_table(io.BytesIO(handle.read()), columns=["doc_id", "text"])
+    for doc_id, text in zip(
+        table.column("doc_id").to_pylist(), table.column("text").to_pylist(), strict=True
+    ):
+        yield split, doc_id, text
+
+
+def iter_texts(input_dir: str, split: str = "train") -> Iterator[str]:
+    """Every document's text of one split of a built DIR, shards and rows in order."""
+    for shard in built_shards(input_dir):
+        if shard[0] == split:
+            for _, _, text in read_shard(shard):
+                yield text
+
+
+class ReadBuiltDocs(beam.PTransform):  # type: ignore[misc]
+    """PBegin -> PCollection[(split, doc_id, text)] of a built DIR's Parquet shards."""
+
+    def __init__(self, shards: Sequence[tuple[str, str]]) -> None:
+        super().__init__()
+        self._shards = list(shards)
+
+    def expand(self, root: beam.pvalue.PBegin) -> beam.PCollection:
+        return (
+            root
+            | "Shards" >> beam.Create(self._shards)
+            # One shard per element: shards spread over workers instead of fusing with Create.
+            | "Spread" >> beam.Reshuffle()
+            | "Read" >> beam.FlatMap(read_shard)
+        )
+
+
+def _page_doc(split_page: tuple[str, Any]) -> tuple[str, str, str]:
+    split, page = split_page
+    return split, page.doc_id, page.text
+
+
+class MaskBuilt(beam.PTransform):  # type: ignore[misc]
+    """``c4 build --mask``: PCollection[(split, Page)] -> masked/, after the build's result.
+
+    Returns the ``after`` PCollection's elements (the build's stats), once masked/ is written,
+    so the graph still ends in one final transform.
+    """
+
+    def __init__(
+        self, output_dir: str, after: beam.PCollection, job: MaskJob | None = None
+    ) -> None:
+        super().__init__()
+        self._masked_dir = join(output_dir, "masked")
+        self._after = after
+        self._job = job or make_mask_job()
+
+    def expand(self, docs: beam.PCollection) -> beam.PCollection:
+        job = self._job
+        return (
+            docs
+            | "Docs" >> beam.Map(_page_doc)
+            | "SpanCorrupt" >> SpanCorruptSplits(job.config, job.vocab)
+            | "WriteMasked" >> WriteMasked(self._masked_dir, job.config_json(), after=self._after)
+        )
+
+
+def mask_pipeline(
+    root: beam.Pipeline,
+    shards: Sequence[tuple[str, str]],
+    masked_dir: str,
+    job: MaskJob,
+    packs_per_shard: int = PACKS_PER_SHARD,
+) -> beam.PCollection:
+    """The ``c4 mask`` graph; returns its single final PCollection (masked/config.json)."""
+    final: beam.PCollection = (
+        root
+        | "ReadBuilt" >> ReadBuiltDocs(shards)
+        | "SpanCorrupt" >> SpanCorruptSplits(job.config, job.vocab)
+        | "WriteMasked" >> WriteMasked(masked_dir, job.config_json(), None, packs_per_shard)
+    )
+    return final
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+def mask_parser() -> argparse.ArgumentParser:
+    """``c4 mask DIR ...``: INTERFACE.md's flags plus ``--runner``; the rest goes to Beam."""
+    from pipeline.cli import _OneLineParser
+
+    defaults = MaskConfig()
+    parser = _OneLineParser(prog="c4 mask", allow_abbrev=False)
+    parser.add_argument("dir", metavar="DIR", help="a built DIR (c4 build --output)")
+    parser.add_argument("--output", default=None, help="MDIR (default: DIR/masked)")
+    parser.add_argument("--vocab", default=None, help="SentencePiece model, local or gs://")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--epoch", type=int, default=defaults.epoch)
+    parser.add_argument("--inputs_length", type=int, default=defaults.inputs_length)
+    parser.add_argument("--targets_length", type=int, default=defaults.targets_length)
+    parser.add_argument("--noise_density", type=float, default=defaults.noise_density)
+    parser.add_argument(
+        "--mean_noise_span_length", type=float, default=defaults.mean_noise_span_length
+    )
+    parser.add_argument("--runner", default="DirectRunner", help="any Beam runner; DaskRunner too")
+    return parser
+
+
+def _run_graph(build: Any, runner: Any, options: Any) -> None:
+    pipeline = beam.Pipeline(runner=runner, options=options)
+    build(pipeline)
+    result = pipeline.run()
+    result.wait_until_finish()
+    state = str(getattr(result, "state", "DONE"))
+    if "FAIL" in state or "CANCEL" in state:
+        raise RuntimeError(f"pipeline ended in state {state}")
+
+
+def run_mask(argv: Sequence[str]) -> int:
+    """``c4 mask``: parse, validate, run; prints what was written."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipeline.cli import make_runner
+
+    try:
+        args, beam_args = mask_parser().parse_known_args(list(argv))
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    try:
+        shards = built_shards(args.dir)
+        if not shards:
+            raise UsageError(f"DIR: no built documents in {join(args.dir, 'parquet')}/")
+        job = make_mask_job(
+            args.vocab,
+            inputs_length=args.inputs_length,
+            targets_length=args.targets_length,
+            noise_density=args.noise_density,
+            mean_noise_span_length=args.mean_noise_span_length,
+            seed=args.seed,
+            epoch=args.epoch,
+        )
+        runner = make_runner(args.runner)
+        options = PipelineOptions(list(beam_args))
+    except UsageError as exc:
+        print(f"c4 mask: {exc}", file=sys.stderr)
+        return 2
+    masked_dir = args.output or join(args.dir, "masked")
+    started = time.monotonic()
+    try:
+        _run_graph(lambda p: mask_pipeline(p, shards, masked_dir, job), runner, options)
+    except Exception as exc:
+        _LOG.exception("c4 mask failed")
+        print(f"c4 mask: failed: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+        return 1
+    print(summary_line(masked_dir, time.monotonic() - started))
+    return 0
+
+
+def summary_line(masked_dir: str, elapsed: float) -> str:
+    """One line per split from ``masked/config.json``."""
+    import json
+
+    with FileSystems.open(join(masked_dir, "config.json")) as handle:
+        content = json.loads(handle.read())
+    parts = [
+        f"{split}: {t['examples']:,} examples from {t['documents']:,} documents "
+        f"in {t['shards']} shard(s)"
+        for split, t in sorted(content["splits"].items())
+    ]
+    return f"masked -> {masked_dir} in {elapsed:.1f}s; " + ("; ".join(parts) or "no examples")
+
+
+def vocab_parser() -> argparse.ArgumentParser:
+    """``c4 vocab train DIR --output MODEL [--vocab_size N]``."""
+    from pipeline.cli import _OneLineParser
+
+    parser = _OneLineParser(prog="c4 vocab", allow_abbrev=False)
+    sub = parser.add_subparsers(
+        dest="action", metavar="train", required=True, parser_class=_OneLineParser
+    )
+    train = sub.add_parser("train", prog="c4 vocab train", allow_abbrev=False)
+    train.add_argument("dir", metavar="DIR", help="a built DIR; its train split is read")
+    train.add_argument("--output", required=True, help="the .model file to write")
+    train.add_argument("--vocab_size", type=int, default=DEFAULT_VOCAB_SIZE)
+    train.add_argument("--split", default="train")
+    train.add_argument("--max_documents", type=int, default=None, help="the first N documents")
+    return parser
+
+
+def _limited(texts: Iterable[str], limit: int | None) -> Iterator[str]:
+    for i, text in enumerate(texts):
+        if limit is not None and i >= limit:
+            return
+        yield text
+
+
+def run_vocab(argv: Sequence[str]) -> int:
+    """``c4 vocab train``: a deterministic unigram model (``vocab.TRAIN_OPTIONS``)."""
+    try:
+        args = vocab_parser().parse_args(list(argv))
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    if args.vocab_size < 8:
+        print(f"c4 vocab train: --vocab_size: must be at least 8, got {args.vocab_size}")
+        return 2
+    if args.max_documents is not None and args.max_documents < 1:
+        print("c4 vocab train: --max_documents: must be positive", file=sys.stderr)
+        return 2
+    if not any(split == args.split for split, _ in built_shards(args.dir)):
+        print(
+            f"c4 vocab train: DIR: no {args.split} documents in {join(args.dir, 'parquet')}/",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        texts = _limited(iter_texts(args.dir, args.split), args.max_documents)
+        digest = train_vocab(texts, args.vocab_size, args.output)
+    except Exception as exc:
+        print(f"c4 vocab train: failed: {exc}".splitlines()[0], file=sys.stderr)
+        return 1
+    print(f"{args.output}: {args.vocab_size} pieces (+100 extra ids), sha256 {digest}")
+    return 0

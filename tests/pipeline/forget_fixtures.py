@@ -1,0 +1,58 @@
+"""A built, masked DIR of the real shared samples, for the trace/forget/lineage tests.
+
+Built once per test session into a temporary directory (``c4 build`` then ``c4 mask``, through
+``pipeline.cli.main``), then copied for each test that changes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from pipeline.cli import main
+from pipeline.formats import tfrecord
+from tests.conftest import REAL_WET
+
+INPUTS = [str(p) for p in REAL_WET if "excerpt-25." in p.name or "excerpt-262" in p.name]
+NUM_SHARDS = "4"
+
+
+def build(out: Path, *extra: str, mask: bool = True) -> Path:
+    """``c4 build`` (4 shards) of the 25- and 262-record excerpts into ``out``, then ``c4 mask``."""
+    assert len(INPUTS) == 2, f"shared samples missing: {INPUTS}"
+    argv = ["build", "--input", *INPUTS, "--output", str(out), "--num_shards", NUM_SHARDS]
+    assert main([*argv, *extra]) == 0
+    if mask:
+        assert main(["mask", str(out)]) == 0
+    return out
+
+
+def copy(base: Path, dest: Path) -> Path:
+    shutil.copytree(base, dest)
+    return dest
+
+
+def digests(root: Path) -> dict[str, str]:
+    """sha256 of every file under ``root``, by relative path."""
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def parquet_rows(root: Path, pattern: str = "parquet/*/*.parquet") -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for path in sorted(root.glob(pattern)):
+        rows.extend(pq.read_table(path).to_pylist())
+    return rows
+
+
+def tfrecord_examples(path: Path) -> list[dict[str, Any]]:
+    data = path.read_bytes()
+    return [tfrecord.decode_example(r) for r in tfrecord.read_tfrecord(io.BytesIO(data))]
