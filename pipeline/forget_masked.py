@@ -8,6 +8,11 @@ it also drops the other documents' tokens that shared those examples, which the 
 
 Each masked Parquet file has a TFRecord twin with the same examples in the same order
 (``pipeline.lineage.masked_twin``): both lose the same rows. The vocabulary the examples were
+The masked lineage (``DIR/lineage/masked/``, ``pipeline/masked_lineage.py``) is rebuilt per
+shard from the shard's Parquet ``doc_ids`` after the removal: forgotten documents lose their row,
+co-packed ones lose the removed examples, and row indices are renumbered to the surviving rows.
+Rebuilt from every shard, not only the changed ones, so a rerun repairs a run stopped between
+a shard and its table. The vocabulary the examples were
 encoded with is derived data too: unless it is the shipped or T5's public model, the report
 marks it tainted (``c4 vocab train DIR`` again after the forget gives a clean one).
 """
@@ -24,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline import lineage
+from pipeline import lineage, masked_lineage
 from pipeline.forget_store import Build, exists, read_text
 from pipeline.formats import tfrecord
 from pipeline.write import write_atomic
@@ -109,11 +114,37 @@ def remove_examples(build: Build, doc_ids: set[str]) -> dict[str, Any]:
         changes, tally = _rewrite(build, path, doc_ids)
         out["changes"].extend(changes)
         tallies.append(tally)
+    out["changes"].extend(_rebuild_tables(build, files))
     out["removed_examples"] = sum(t["examples"] for t in tallies)
     out["vocab"] = vocab_status(build)
     if out["removed_examples"]:
         _update_masked_config(build, tallies)
     return out
+
+
+def _rebuild_tables(build: Build, files: list[str]) -> list[dict[str, Any]]:
+    """Each masked shard's lineage file as a fresh scan of the shard gives it, where it differs.
+
+    Only a DIR whose masking wrote the table has one; an older output keeps ``c4 trace``'s scan.
+    """
+    table_dir, root = masked_lineage.layout(build.path("masked"), build.root)
+    if not masked_lineage.table_files(table_dir):
+        return []
+    changes = []
+    for path in files:
+        held = [row["doc_ids"] or [] for row in lineage.read_rows(path, ["doc_ids"])]
+        after = masked_lineage.shard_table_bytes(
+            held, root, path, lineage.masked_twin(build.root, path)
+        )
+        target = masked_lineage.table_path(table_dir, path)
+        before = lineage.read_bytes(target) if exists(target) else b""
+        if before == after:
+            continue
+        n0 = len(lineage.read_rows(target, ["doc_id"])) if before else 0
+        write_atomic(target, after)
+        n1 = len({d for ids in held for d in ids})
+        changes.append(_change(build, target, before, after, n0, n1))
+    return changes
 
 
 def vocab_status(build: Build) -> dict[str, Any]:

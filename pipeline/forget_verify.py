@@ -2,8 +2,9 @@
 
 The index (lineage) could be wrong or stale, so every data file is read: each TFRecord example
 (its url, and the sha256 of its text), each Parquet row (doc_id, url, text digest), each lineage
-row, each masked example's ``doc_ids``, each dead-letter excerpt. A text that was forgotten and
-came back under another URL or doc_id is still found, by its digest (exact copies only).
+row, each masked example's ``doc_ids``, each masked-lineage row, each dead-letter excerpt. A text
+that was forgotten and came back under another URL or doc_id is still found, by its digest (exact
+copies only).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterator
 import pyarrow.parquet as pq
 
 from filters.lineage import Request, content_digest
-from pipeline import lineage
+from pipeline import lineage, masked_lineage
 from pipeline.forget import mentions
 from pipeline.forget_store import Build, Ledger, data_shards
 from pipeline.formats import tfrecord
@@ -58,6 +59,11 @@ def findings(build: Build, request: Request, ledger: Ledger) -> Iterator[str]:
             held = set(row["doc_ids"] or ()) & set(request.doc_ids)
             if held:
                 yield f"{lineage.relative(build.root, path)}#{i}: holds {len(held)} doc_id(s)"
+    table_dir, _ = masked_lineage.layout(build.path("masked"), build.root)
+    for path in masked_lineage.table_files(table_dir):
+        for i, row in enumerate(lineage.read_rows(path, ["doc_id"])):
+            if row["doc_id"] in request.doc_ids:
+                yield f"{lineage.relative(build.root, path)}#{i}: masked lineage of a doc_id"
     yield from _dead_letter_findings(build, request, ledger)
 
 

@@ -3,9 +3,9 @@
 ``DIR/lineage/<split>/part-NNNNN-of-MMMMM.parquet`` mirrors the data shard of the same name: the
 same documents in the same order, so the lineage of a shard is written (and rewritten by ``c4
 forget``) together with it and never needs a global pass. Paths in it are relative to DIR, so a
-local and a ``gs://`` copy of a build agree. Masked examples are found from the masked Parquet
-files' own ``doc_ids`` column (``masked_locations``): ``c4 mask`` may run again with another seed
-after the build, and the masked files are the one place that is always current.
+local and a ``gs://`` copy of a build agree. Masked examples are in ``lineage/masked/``, written
+by masking (``pipeline/masked_lineage.py``); ``masked_locations`` scans the masked Parquet files'
+own ``doc_ids`` column instead, for outputs masked before that table existed.
 
 No Beam transforms here: ``pipeline/write.py`` calls ``lineage_bytes`` from its shard writer, and
 ``c4 trace``/``c4 forget`` read through ``FileSystems`` (local paths and ``gs://`` alike).

@@ -285,6 +285,7 @@ def format_summary(
         out += [
             f"  {base}/c4/{stats['config']}/{stats['c4_version']}/",
             f"  {base}/parquet/",
+            f"  {base}/lineage/",
             f"  {base}/stats.json",
         ]
         if rec["dead_lettered"]:

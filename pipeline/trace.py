@@ -1,7 +1,8 @@
 """``c4 trace``: where a document came from and every place it lives now.
 
 Reads ``DIR/lineage/`` (ids, source record, digest, TFRecord shard and position, Parquet file and
-row) and the masked Parquet files' ``doc_ids`` (the masked examples holding its tokens). A
+row) and ``DIR/lineage/masked/`` (the masked examples holding its tokens); a DIR masked before
+that table existed is answered from the masked Parquet files' ``doc_ids`` instead. A
 document that ``c4 forget`` removed is reported as forgotten, from ``forget/ledger.json``.
 """
 
@@ -11,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from filters.lineage import Request
-from pipeline import lineage
+from pipeline import lineage, masked_lineage
 from pipeline.forget_store import Build, Ledger
 
 
@@ -20,7 +21,11 @@ def trace(build: Build, request: Request) -> list[dict[str, Any]]:
     rows = [
         row for row in lineage.iter_lineage(build.root) if request.reason(row["doc_id"], row["url"])
     ]
-    masked = lineage.masked_locations(build.root, (row["doc_id"] for row in rows))
+    doc_ids = [row["doc_id"] for row in rows]
+    table_dir, _ = masked_lineage.layout(build.path("masked"), build.root)
+    masked = masked_lineage.read_locations(table_dir, doc_ids)
+    if masked is None:
+        masked = lineage.masked_locations(build.root, doc_ids)
     return [{**row, "masked": masked.get(row["doc_id"], [])} for row in rows]
 
 

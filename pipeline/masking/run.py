@@ -169,6 +169,7 @@ class MaskBuilt(beam.PTransform):  # type: ignore[misc]
         self, output_dir: str, after: beam.PCollection, job: MaskJob | None = None
     ) -> None:
         super().__init__()
+        self._output_dir = output_dir
         self._masked_dir = join(output_dir, "masked")
         self._after = after
         self._job = job or make_mask_job()
@@ -179,7 +180,10 @@ class MaskBuilt(beam.PTransform):  # type: ignore[misc]
             docs
             | "Docs" >> beam.Map(_page_doc)
             | "SpanCorrupt" >> SpanCorruptSplits(job.config, job.vocab)
-            | "WriteMasked" >> WriteMasked(self._masked_dir, job.config_json(), after=self._after)
+            | "WriteMasked"
+            >> WriteMasked(
+                self._masked_dir, job.config_json(), after=self._after, build_dir=self._output_dir
+            )
         )
 
 
@@ -189,13 +193,18 @@ def mask_pipeline(
     masked_dir: str,
     job: MaskJob,
     packs_per_shard: int = PACKS_PER_SHARD,
+    build_dir: str | None = None,
 ) -> beam.PCollection:
-    """The ``c4 mask`` graph; returns its single final PCollection (masked/config.json)."""
+    """The ``c4 mask`` graph; returns its single final PCollection (masked/config.json).
+
+    ``build_dir``: the DIR read, so ``DIR/masked`` gets its lineage in ``DIR/lineage/masked``.
+    """
     final: beam.PCollection = (
         root
         | "ReadBuilt" >> ReadBuiltDocs(shards)
         | "SpanCorrupt" >> SpanCorruptSplits(job.config, job.vocab)
-        | "WriteMasked" >> WriteMasked(masked_dir, job.config_json(), None, packs_per_shard)
+        | "WriteMasked"
+        >> WriteMasked(masked_dir, job.config_json(), None, packs_per_shard, build_dir)
     )
     return final
 
@@ -265,7 +274,9 @@ def run_mask(argv: Sequence[str]) -> int:
     masked_dir = args.output or join(args.dir, "masked")
     started = time.monotonic()
     try:
-        _run_graph(lambda p: mask_pipeline(p, shards, masked_dir, job), runner, options)
+        _run_graph(
+            lambda p: mask_pipeline(p, shards, masked_dir, job, build_dir=args.dir), runner, options
+        )
     except Exception as exc:
         _LOG.exception("c4 mask failed")
         print(f"c4 mask: failed: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)

@@ -8,6 +8,9 @@
 - ``parquet/<split>/part-NNNNN-of-MMMMM.parquet``: ``inputs``, ``targets`` (list<int32>),
   ``doc_ids`` (list<string>), ``seed`` (int64);
 
+- ``lineage/masked/<split>/`` of DIR (or ``MDIR/lineage/<split>/``): per document, the examples
+  holding it (``pipeline/masked_lineage.py``), one table file per shard, by the shard's writer;
+
 then ``config.json`` (options, vocabulary, per-split counts) last, so a directory with it is
 complete. Examples are in ``(pack, segment)`` order within and across shards, the shard count
 comes from the split's pack count, so the bytes depend on neither bundles nor runner. Every file
@@ -27,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline import masked_lineage
 from pipeline.formats import tfrecord
 from pipeline.masking.packing import MaskedExample, example_row
 from pipeline.write import join, write_atomic
@@ -92,10 +96,16 @@ def _key_shard(
 
 
 class _WriteShardFn(beam.DoFn):
-    """One shard: its TFRecord and Parquet files, the same examples in ``(pack, segment)`` order."""
+    """One shard: its TFRecord and Parquet files, the same examples in ``(pack, segment)`` order.
 
-    def __init__(self, masked_dir: str) -> None:
+    Then its masked-lineage file: every document of the shard is in it (a document lives in one
+    pack), so the table needs no other shard and no global pass.
+    """
+
+    def __init__(self, masked_dir: str, table_dir: str, root: str) -> None:
         self._masked_dir = masked_dir
+        self._table_dir = table_dir
+        self._root = root
 
     def process(self, group: tuple[ShardKey, Iterable[MaskedExample]]) -> Iterator[dict[str, Any]]:
         (split, shard, count), examples = group
@@ -103,6 +113,10 @@ class _WriteShardFn(beam.DoFn):
         tfrecord_path, parquet_path = shard_paths(self._masked_dir, split, shard, count)
         write_atomic(tfrecord_path, (tfrecord.frame_record(tf_example(e)) for e in ordered))
         write_atomic(parquet_path, parquet_bytes(ordered))
+        table = masked_lineage.shard_table_bytes(
+            [e.doc_ids for e in ordered], self._root, parquet_path, tfrecord_path
+        )
+        write_atomic(masked_lineage.table_path(self._table_dir, parquet_path), table)
         yield {
             "kind": "shard",
             "split": split,
@@ -130,12 +144,14 @@ def split_totals(records: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, in
     return out
 
 
-def masked_files(masked_dir: str) -> list[str]:
-    """Data files under ``masked_dir`` (any run's, and temporaries of failed attempts)."""
+def masked_files(masked_dir: str, table_dir: str | None = None) -> list[str]:
+    """Data and table files (any run's, and temporaries of failed attempts)."""
     patterns = [
         join(masked_dir, "tfrecord", "*", "part-*.tfrecord*"),
         join(masked_dir, "parquet", "*", "part-*.parquet*"),
     ]
+    if table_dir is not None:
+        patterns.append(join(table_dir, "*", "part-*.parquet*"))
     found: list[str] = []
     for result in FileSystems.match(patterns):
         found.extend(m.path for m in result.metadata_list)
@@ -145,20 +161,21 @@ def masked_files(masked_dir: str) -> list[str]:
 class _FinalizeFn(beam.DoFn):
     """Deletes files this run did not write, then writes ``config.json`` (last)."""
 
-    def __init__(self, masked_dir: str, config_json: Mapping[str, Any]) -> None:
+    def __init__(self, masked_dir: str, config_json: Mapping[str, Any], table_dir: str) -> None:
         self._masked_dir = masked_dir
         self._config_json = dict(config_json)
+        self._table_dir = table_dir
 
     def process(self, group: tuple[Any, Iterable[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
         _, records = group
         shards = [r for r in records if r.get("kind") == "shard"]
         passthrough = [r["value"] for r in records if r.get("kind") == "after"]
-        written = {
-            path
-            for r in shards
-            for path in shard_paths(self._masked_dir, r["split"], r["shard"], r["num_shards"])
-        }
-        stale = [p for p in masked_files(self._masked_dir) if p not in written]
+        written = set()
+        for r in shards:
+            paths = shard_paths(self._masked_dir, r["split"], r["shard"], r["num_shards"])
+            written.update([*paths, masked_lineage.table_path(self._table_dir, paths[1])])
+        found = masked_files(self._masked_dir, self._table_dir)
+        stale = [p for p in found if p not in written]
         if stale:
             FileSystems.delete(stale)
         content = {**self._config_json, "splits": split_totals(shards)}
@@ -178,6 +195,8 @@ class WriteMasked(beam.PTransform):  # type: ignore[misc]
         after: optional PCollection that must be complete first (``c4 build``'s stats); its
             elements become this transform's output, so the build's result stays the final one.
         packs_per_shard: consecutive packs per shard file.
+        build_dir: the built DIR when ``masked_dir`` is its ``masked/``: the masked lineage then
+            goes to ``DIR/lineage/masked/``, else to ``masked_dir/lineage/``.
     """
 
     def __init__(
@@ -186,6 +205,7 @@ class WriteMasked(beam.PTransform):  # type: ignore[misc]
         config_json: Mapping[str, Any],
         after: beam.PCollection | None = None,
         packs_per_shard: int = PACKS_PER_SHARD,
+        build_dir: str | None = None,
     ) -> None:
         super().__init__()
         if packs_per_shard < 1:
@@ -194,13 +214,15 @@ class WriteMasked(beam.PTransform):  # type: ignore[misc]
         self._masked_dir = masked_dir
         self._config_json = dict(config_json)
         self._after = after
+        self._table_dir, self._root = masked_lineage.layout(masked_dir, build_dir)
 
     def expand(self, examples: beam.PCollection) -> beam.PCollection:
         written = (
             examples
             | "KeyShards" >> beam.Map(_key_shard, packs_per_shard=self._packs_per_shard)
             | "GroupShards" >> beam.GroupByKey()
-            | "WriteShards" >> beam.ParDo(_WriteShardFn(self._masked_dir))
+            | "WriteShards"
+            >> beam.ParDo(_WriteShardFn(self._masked_dir, self._table_dir, self._root))
         )
         branches: Sequence[beam.PCollection] = [written]
         if self._after is not None:
@@ -215,5 +237,6 @@ class WriteMasked(beam.PTransform):  # type: ignore[misc]
             | "AllWritten" >> beam.Flatten()
             | "OneKey" >> beam.Map(lambda r: ("", r))
             | "GatherWritten" >> beam.GroupByKey()
-            | "Finalize" >> beam.ParDo(_FinalizeFn(self._masked_dir, self._config_json))
+            | "Finalize"
+            >> beam.ParDo(_FinalizeFn(self._masked_dir, self._config_json, self._table_dir))
         )

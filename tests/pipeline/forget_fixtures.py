@@ -56,3 +56,36 @@ def parquet_rows(root: Path, pattern: str = "parquet/*/*.parquet") -> list[dict[
 def tfrecord_examples(path: Path) -> list[dict[str, Any]]:
     data = path.read_bytes()
     return [tfrecord.decode_example(r) for r in tfrecord.read_tfrecord(io.BytesIO(data))]
+
+
+Location = tuple[str, int, str, int]
+
+
+def masked_lineage(root: Path, table: str = "lineage/masked") -> dict[str, list[Location]]:
+    """doc_id -> masked locations, as the masked-lineage table under ``root/table`` lists them."""
+    found: dict[str, list[Location]] = {}
+    for row in parquet_rows(root, f"{table}/*/*.parquet"):
+        assert row["doc_id"] not in found, f"two rows for {row['doc_id']}"
+        found[row["doc_id"]] = [
+            (m["parquet_file"], m["parquet_row"], m["tfrecord_file"], m["tfrecord_index"])
+            for m in row["masked"]
+        ]
+    return found
+
+
+def masked_scan(root: Path, masked: str = "masked") -> dict[str, list[Location]]:
+    """The same, from a fresh scan of the masked Parquet files' ``doc_ids`` (paths from root).
+
+    ``masked=""`` when ``root`` is itself the masked output (``c4 mask --output MDIR``).
+    """
+    found: dict[str, list[Location]] = {}
+    prefix = f"{masked}/" if masked else ""
+    for path in sorted(root.glob(f"{prefix}parquet/*/*.parquet")):
+        name = path.relative_to(root).as_posix()
+        split_file = name[len(prefix + "parquet/") :]
+        twin = f"{prefix}tfrecord/{split_file[: -len('.parquet')]}.tfrecord"
+        assert (root / twin).is_file(), twin
+        for i, row in enumerate(pq.read_table(path).to_pylist()):
+            for doc_id in sorted(set(row["doc_ids"])):
+                found.setdefault(doc_id, []).append((name, i, twin, i))
+    return found

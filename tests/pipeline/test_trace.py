@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,27 @@ def test_trace_usage_errors(
 ) -> None:
     assert main(["trace", str(built), *argv]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_trace_reads_the_masked_lineage_and_falls_back_to_a_scan(
+    built: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert ff.masked_lineage(built) == ff.masked_scan(built)
+    doc = next(r for r in ff.parquet_rows(built) if "mayoclinic" in r["url"])
+    _, [expected], _ = _trace(capsys, str(built), "--doc_id", doc["doc_id"])
+    places = ff.masked_lineage(built)[doc["doc_id"]]
+    assert expected["masked"] == [f"{p}#{r}" for p, r, _, _ in places]
+    # The table is what trace reads: with the masked Parquet gone, it still answers from it.
+    table_only = ff.copy(built, tmp_path / "table_only")
+    for path in (table_only / "masked" / "parquet").rglob("*.parquet"):
+        path.unlink()
+    _, [row], _ = _trace(capsys, str(table_only), "--doc_id", doc["doc_id"])
+    assert row["masked"] == expected["masked"]
+    # An output masked before the table existed: the scan gives the same answer.
+    older = ff.copy(built, tmp_path / "older")
+    shutil.rmtree(older / "lineage" / "masked")
+    _, [row], _ = _trace(capsys, str(older), "--doc_id", doc["doc_id"])
+    assert row["masked"] == expected["masked"]
 
 
 def test_trace_after_forget(

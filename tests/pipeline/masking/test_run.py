@@ -20,6 +20,7 @@ from pipeline.masking.packing import MaskConfig, example_row, mask_documents
 from pipeline.masking.vocab import Vocabulary
 from pipeline.runners import C4DaskRunner
 from tests.conftest import SHARED
+from tests.pipeline import forget_fixtures as ff
 
 OLMO_SAMPLE = SHARED / "data" / "c4" / "c4-en.olmo-sample-1000.json.gz"
 
@@ -105,6 +106,8 @@ def test_matches_in_memory_reference_per_split(built: Path, direct: Path, vocab:
 def test_layout_and_config(direct: Path, vocab: Vocabulary) -> None:
     assert sorted(_files(direct)) == [
         "config.json",
+        "lineage/train/part-00000-of-00001.parquet",
+        "lineage/validation/part-00000-of-00001.parquet",
         "parquet/train/part-00000-of-00001.parquet",
         "parquet/validation/part-00000-of-00001.parquet",
         "tfrecord/train/part-00000-of-00001.tfrecord",
@@ -127,6 +130,17 @@ def test_layout_and_config(direct: Path, vocab: Vocabulary) -> None:
     ]
 
 
+def test_masked_lineage_lists_exactly_the_examples_holding_each_doc(direct: Path) -> None:
+    """``--output MDIR``: the table is ``MDIR/lineage/<split>/``, paths relative to MDIR."""
+    table = ff.masked_lineage(direct, "lineage")
+    assert table == ff.masked_scan(direct, "")
+    assert len(table) == 370  # every masked document has a row
+    for locations in table.values():
+        for parquet_file, row, tfrecord_file, index in locations:
+            assert parquet_file.startswith("parquet/") and tfrecord_file.startswith("tfrecord/")
+            assert row == index
+
+
 def test_dask_rerun_and_many_shards(built: Path, direct: Path, tmp_path: Path) -> None:
     """Same bytes on C4DaskRunner; one pack per shard gives the shards in pack order."""
     dask = _run(built, tmp_path / "dask", C4DaskRunner(), seed=3)
@@ -135,6 +149,10 @@ def test_dask_rerun_and_many_shards(built: Path, direct: Path, tmp_path: Path) -
     names = sorted(p.name for p in (many / "parquet" / "train").iterdir())
     assert names == [f"part-0000{i}-of-00003.parquet" for i in range(3)]
     assert _masked_rows(many, "train") == _masked_rows(direct, "train")
+    # One table file per masked shard, each listing that shard's examples.
+    tables = sorted(p.name for p in (many / "lineage" / "train").iterdir())
+    assert tables == names
+    assert ff.masked_lineage(many, "lineage") == ff.masked_scan(many, "")
     # A rerun with the old layout deletes the shards it did not write.
     _run(built, tmp_path / "many", seed=3)
     assert _files(tmp_path / "many") == _files(direct)
@@ -215,7 +233,16 @@ def test_build_mask_equals_c4_mask(tmp_path: Path, capsys) -> None:
     assert main(["build", "--output", str(out), "--mask"]) == 0
     assert (out / "stats.json").is_file()
     assert main(["mask", str(out), "--output", str(tmp_path / "again")]) == 0
-    assert _files(out / "masked") == _files(tmp_path / "again")
+    again = _files(tmp_path / "again")
+    assert _files(out / "masked") == {k: v for k, v in again.items() if "lineage" not in k}
+    # DIR/masked's table is DIR/lineage/masked/, paths from DIR; MDIR's is MDIR/lineage/.
+    table = ff.masked_lineage(out)
+    assert table and table == ff.masked_scan(out)
+    prefixed = {
+        d: [(f"masked/{p}", r, f"masked/{t}", i) for p, r, t, i in places]
+        for d, places in ff.masked_lineage(tmp_path / "again", "lineage").items()
+    }
+    assert prefixed == table
     rows = _masked_rows(out / "masked", "train")
     built_ids = set(pq.read_table(out / "parquet" / "train").column("doc_id").to_pylist())
     assert rows and {d for r in rows for d in r["doc_ids"]} == built_ids
