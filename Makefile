@@ -36,8 +36,10 @@ typecheck: setup
 test: setup reference lint typecheck
 	$(VENV)/bin/pytest -n 2 -q
 
+## make bench: the benchmark suite -> benchmarks/results/*.json + *.png (docs/benchmarks.md);
+## BENCH_QUICK=1 make bench: tiny inputs, one repetition (checks the harness, ~1 min)
 bench: setup reference
-	$(PY) benchmarks/clean_throughput.py
+	$(PY) benchmarks/suite.py
 
 ## make lock: re-resolve requirements.lock from setup.py (commit the result)
 lock:

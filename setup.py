@@ -37,7 +37,10 @@ setup(
     ],
     extras_require={
         "dask": ["apache-beam[dask]==2.77.0", "dask==2026.8.0", "distributed==2026.8.0"],
-        "dev": ["ruff", "mypy", "pytest", "pytest-xdist", "pytest-timeout", "hypothesis"],
+        "dev": [
+            *("ruff", "mypy", "pytest", "pytest-xdist", "pytest-timeout", "hypothesis"),
+            "matplotlib==3.10.8",  # benchmarks/plots.py (make bench)
+        ],
         # The real readers the tests read our output back with (tfds, tf.data).
         "test": [
             "tensorflow-cpu==2.21.0",

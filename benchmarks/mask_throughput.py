@@ -137,11 +137,12 @@ def sentinel_runs(ids: list[int], first: int) -> int:
     return sum(1 for t in ids if t > first - 100)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--passes", type=int, default=5, help="passes over the segments per rep")
-    args = parser.parse_args()
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
 
     with gzip.open(SAMPLE, "rt", encoding="utf-8") as handle:
         docs = [json.loads(line) for line in handle]
@@ -223,8 +224,8 @@ def main() -> int:
         "machine": platform.machine(),
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2, sort_keys=True))
     return 0
 

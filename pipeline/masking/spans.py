@@ -198,3 +198,57 @@ def span_corrupt(
         append_eos_after_trim(inputs, inputs_length, eos_id),
         append_eos_after_trim(targets, targets_length, eos_id),
     )
+
+
+def _segment_lengths(num_items: int, num_segments: int, rng: np.random.Generator) -> list[int]:
+    """``random_segmentation`` as a list: the same draw, the rest in plain Python (small sizes)."""
+    cuts = sorted(rng.choice(num_items - 1, size=num_segments - 1, replace=False).tolist())
+    lengths = []
+    previous = 0
+    for cut in cuts:
+        lengths.append(cut + 1 - previous)
+        previous = cut + 1
+    lengths.append(num_items - previous)
+    return lengths
+
+
+def corrupt_segment(
+    tokens: Tokens,
+    noise_density: float,
+    rng: np.random.Generator,
+    sentinel_start: int,
+    inputs_length: int,
+    targets_length: int,
+    mean_noise_span_length: float = 3.0,
+    eos_id: int = EOS_ID,
+) -> CorruptedPair:
+    """``span_corrupt(tokens, random_spans_noise_mask(...))`` without building the mask.
+
+    The same draws from ``rng`` in the same order, so the result is identical (tested); the inputs
+    and targets are cut straight from the span lengths, which on 568-token segments is most of
+    the cost the mask arrays had.
+    """
+    length = len(tokens)
+    if length < 2 or noise_density == 0:
+        mask = random_spans_noise_mask(length, noise_density, rng, mean_noise_span_length)
+        return span_corrupt(tokens, mask, sentinel_start, inputs_length, targets_length, eos_id)
+    counts = noise_counts(length, noise_density, mean_noise_span_length)
+    check_counts(counts)
+    noise = _segment_lengths(counts.num_noise, counts.num_spans, rng)
+    nonnoise = _segment_lengths(counts.num_nonnoise, counts.num_spans, rng)
+    values = tokens.tolist()
+    inputs: list[int] = []
+    targets: list[int] = []
+    start = 0
+    for span, sentinel in enumerate(range(sentinel_start, sentinel_start - counts.num_spans, -1)):
+        noise_start = start + nonnoise[span]
+        end = noise_start + noise[span]
+        inputs += values[start:noise_start]
+        inputs.append(sentinel)
+        targets.append(sentinel)
+        targets += values[noise_start:end]
+        start = end
+    del inputs[inputs_length - 1 :], targets[targets_length - 1 :]
+    inputs.append(eos_id)
+    targets.append(eos_id)
+    return CorruptedPair(np.array(inputs, dtype=np.int32), np.array(targets, dtype=np.int32))

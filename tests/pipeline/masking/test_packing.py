@@ -16,6 +16,7 @@ from pipeline.masking.packing import (
     example_row,
     example_seed,
     mask_documents,
+    mask_rng,
     masked_config,
     order_documents,
     prepare_document,
@@ -157,12 +158,14 @@ def test_seed_is_recorded_and_reproduces_the_mask(real_docs: list, vocab: Vocabu
     example = next(iter(mask_documents(real_docs, config, vocab.first_sentinel)))
     assert example.seed == example_seed(3, 1, example.pack, example.segment)
     assert 0 <= example.seed < 2**63
-    mask = random_spans_noise_mask(568, 0.15, np.random.Generator(np.random.PCG64(example.seed)))
+    mask = random_spans_noise_mask(568, 0.15, mask_rng(example.seed))
     counts = noise_counts(568, 0.15, 3.0)
     # The recorded seed regenerates the mask: its non-noise tokens are the inputs' non-sentinels.
     assert int(mask.sum()) == counts.num_noise
     non_sentinels = [t for t in example.inputs[:-1].tolist() if t < vocab.base_size]
     assert len(non_sentinels) == counts.num_nonnoise
+    tokens = np.array(_interleave(example.inputs[:-1], example.targets[:-1], vocab))
+    assert tokens[~mask].tolist() == non_sentinels  # the very positions, not only the counts
     row = example_row(example)
     assert row["seed"] == example.seed and row["doc_ids"] == list(example.doc_ids)
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from pipeline.masking.spans import (
     append_eos_after_trim,
     check_counts,
+    corrupt_segment,
     noise_counts,
     noise_span_to_unique_sentinel,
     nonnoise_span_to_unique_sentinel,
@@ -236,3 +237,38 @@ def test_helper_picks_the_longest_segment_that_fits(
         targets += 1
     assert lengths(tokens)[0] <= inputs_length < lengths(tokens + 1)[0]
     assert targets == lengths(tokens)[1]
+
+
+@pytest.mark.parametrize("noise_density", [0.0, 0.15, 0.3, 0.5])
+@pytest.mark.parametrize("mean", [1.0, 3.0, 8.0])
+def test_corrupt_segment_equals_the_mask_path(noise_density: float, mean: float) -> None:
+    # corrupt_segment cuts inputs/targets straight from the span lengths; it must give exactly what
+    # span_corrupt gives on random_spans_noise_mask from a generator in the same state.
+    sentinel = 32099
+    for length in [*range(1, 80), 190, 350, 567, 568, 1137]:
+        tokens = np.arange(100, 100 + length, dtype=np.int32)
+        for seed in range(6):
+            try:
+                mask = random_spans_noise_mask(
+                    length, noise_density, np.random.Generator(np.random.PCG64(seed)), mean
+                )
+            except ValueError:
+                continue
+            want = span_corrupt(tokens, mask, sentinel, 10_000, 10_000)
+            got = corrupt_segment(
+                tokens,
+                noise_density,
+                np.random.Generator(np.random.PCG64(seed)),
+                sentinel,
+                10_000,
+                10_000,
+                mean,
+            )
+            assert got.inputs.dtype == want.inputs.dtype == np.int32
+            assert np.array_equal(got.inputs, want.inputs), (length, seed)
+            assert np.array_equal(got.targets, want.targets), (length, seed)
+    # Trimmed to the configured lengths, EOS last.
+    tokens = np.arange(100, 668, dtype=np.int32)
+    got = corrupt_segment(tokens, 0.15, np.random.Generator(np.random.PCG64(1)), sentinel, 100, 20)
+    assert len(got.inputs) == 100 and len(got.targets) == 20
+    assert got.inputs[-1] == got.targets[-1] == 1
