@@ -90,7 +90,7 @@ class _Run:
 def _read(
     paths: Sequence[str], rules: C4Rules, run: _Run
 ) -> tuple[list[Page], list[DeadLetter], int]:
-    from filters.wet import iter_wet_path
+    from filters.wet import iter_wet_path, missing_field_counters
 
     pages: list[Page] = []
     dead: list[DeadLetter] = []
@@ -102,7 +102,7 @@ def _read(
             if isinstance(item, Page):
                 run.counters[f"{WET_NAMESPACE}/passed"] += 1
                 if rules.version == "2.2.0":
-                    _count_missing_fields(item, run)
+                    run.counters.update(missing_field_counters(item))
                 pages.append(item)
             elif isinstance(item, Dropped):
                 run.counters[f"{item.stage}/{item.reason}"] += 1
@@ -112,21 +112,6 @@ def _read(
             else:
                 raise TypeError(f"iter_wet_path yielded {type(item).__name__}")
     return pages, dead, n_records
-
-
-def _count_missing_fields(page: Page, run: _Run) -> None:
-    """2.2.0's informational ``split-wet-file`` counters (no 3.1.0 equivalent, legacy names).
-
-    2.2.0 counts them for every record; a ``Dropped`` record carries no fields, so only pages
-    are counted here (the real samples have no dropped record with a field missing).
-    """
-    for value, name in (
-        (page.content_type, "page-nocontenttype"),
-        (page.content_length, "page-nocontentlen"),
-        (page.timestamp, "page-notimestamp"),
-    ):
-        if not value:
-            run.counters[f"{WET_NAMESPACE}/{name}"] += 1
 
 
 def _filter(

@@ -560,3 +560,18 @@ def iter_wet_path(
     return WetReader(
         stream, source_file_name(path), rules, file_index, max_record_bytes, close_stream=True
     )
+
+
+def missing_field_counters(page: Page) -> dict[str, int]:
+    """2.2.0's informational ``split-wet-file`` counters for a page lacking a header field.
+
+    Legacy names (3.x has no such counters). 2.2.0 counts them for every record; a ``Dropped``
+    record carries no fields, so callers count pages only (no shared sample has a dropped record
+    with a field missing).
+    """
+    fields = (
+        (page.content_type, "page-nocontenttype"),
+        (page.content_length, "page-nocontentlen"),
+        (page.timestamp, "page-notimestamp"),
+    )
+    return {f"{STAGE}/{name}": 1 for value, name in fields if not value}

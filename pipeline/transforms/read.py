@@ -22,7 +22,7 @@ from apache_beam.io.filesystems import FileSystems
 from filters.lineage import Request
 from filters.records import DeadLetter, Dropped, Page
 from filters.spec import C4Rules
-from filters.wet import STAGE, iter_wet
+from filters.wet import STAGE, iter_wet, missing_field_counters
 from pipeline.config import InputFile
 from pipeline.io.gcs import connect_anonymously_if_emulated
 from pipeline.io.http import FetchError, FetchPolicy, HttpFetcher, HttpStream
@@ -72,19 +72,6 @@ class _Progress:
             total,
             total / elapsed,
         )
-
-
-def missing_field_counters(page: Page) -> Counters:
-    """2.2.0's informational ``split-wet-file`` counters for a page lacking a header field.
-
-    Legacy names (3.x has no such counters), as ``filters.local`` counts them.
-    """
-    fields = (
-        (page.content_type, "page-nocontenttype"),
-        (page.content_length, "page-nocontentlen"),
-        (page.timestamp, "page-notimestamp"),
-    )
-    return {f"{STAGE}/{name}": 1 for value, name in fields if not value}
 
 
 def _until_failure(

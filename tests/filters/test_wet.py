@@ -23,6 +23,7 @@ from filters.wet import (
     iter_wet,
     iter_wet_path,
     make_doc_id,
+    missing_field_counters,
     parse_record,
     source_file_name,
 )
@@ -184,3 +185,13 @@ def test_stream_items_are_typed_and_in_file_order() -> None:
     assert [type(i) for i in items] == [Page, Page]
     assert [i.url for i in items] == ["http://a.com/1", "http://a.com/2"]
     assert not any(isinstance(i, DeadLetter) for i in items)
+
+
+def test_missing_field_counters_name_each_missing_header() -> None:
+    page = Page("http://a.com", "a.com", "text", "", "text/plain", "", "id", "f", 0)
+    assert missing_field_counters(page) == {
+        f"{STAGE}/page-notimestamp": 1,
+        f"{STAGE}/page-nocontentlen": 1,
+    }
+    full = page._replace(timestamp="2019-04-24T09:23:58Z", content_length="12")
+    assert missing_field_counters(full) == {}
