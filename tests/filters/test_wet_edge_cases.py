@@ -32,6 +32,7 @@ from filters.wet import (
     iter_wet_path,
 )
 from tests.conftest import EDGE_DIR, EDGE_WET, WET_DIR
+from tests.filters.test_wet import tfds_fields as fields
 from tests.filters.tfds_split_wet_dump import CACHE_DIR, run_reference
 
 V3 = resolve_rules("en", "3.1.0")
@@ -64,16 +65,6 @@ def summary(items: list) -> list[tuple]:
             assert isinstance(item, DeadLetter) and item.stage == STAGE
             out.append(("X", item.reason, item.record_offset))
     return out
-
-
-def fields(page: Page) -> dict[str, str]:
-    return {
-        "url": page.url,
-        "text": page.text,
-        "timestamp": page.timestamp,
-        "content_type": page.content_type,
-        "content_length": page.content_length,
-    }
 
 
 def read(data: bytes, rules=V3, **kwargs) -> list:
