@@ -266,6 +266,33 @@ def write_corpus(path: Path, mb: float, seed: int = 0, **kwargs: float) -> int:
     return total
 
 
+def split_corpus(path: Path, parts: int, out_dir: Path) -> list[Path]:
+    """``path`` cut into ``parts`` WET files of about equal size, records in order.
+
+    The same records in the same input order, as a crawl comes (many files): what a runner with
+    several workers can read in parallel. Each record stays one gzip member.
+    """
+    records = list(_members(gzip.decompress(path.read_bytes())))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    total = sum(map(len, records))
+    paths, chunk, size = [], [], 0
+    for record in records:
+        chunk.append(record)
+        size += len(record)
+        if size >= total * (len(paths) + 1) / parts and len(paths) < parts - 1:
+            paths.append(_write_part(out_dir, path, len(paths), chunk))
+            chunk = []
+    paths.append(_write_part(out_dir, path, len(paths), chunk))
+    return paths
+
+
+def _write_part(out_dir: Path, path: Path, index: int, records: list[bytes]) -> Path:
+    name = path.name.replace(".warc.wet.gz", f".part{index:03d}.warc.wet.gz")
+    part = out_dir / name
+    part.write_bytes(b"".join(_member(r) for r in records))
+    return part
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mb", type=float, required=True, help="decompressed WET MB (10^6 bytes)")

@@ -9,13 +9,14 @@ Speed without changing an answer:
 - a word longer than 1000 characters needs a line longer than 1000, so shorter lines skip the split;
 - citations contain ``[``, so lines without one skip the regex;
 - most web lines have no end mark and leave at the ``endswith`` test before anything costly;
-- punkt only runs on kept lines, and only until the page has 3 sentences: the count only grows, and
-  it is compared with 3 and used for nothing else.
+- the sentence count is only compared with 3, and punkt gives every kept line (5+ words) at least
+  one sentence: punkt runs only on pages that keep fewer than 3 lines.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from typing import NamedTuple, Protocol
 
 from filters.spec import TFDS_MIN_NUM_SENTENCES, TFDS_MIN_WORDS_PER_LINE, C4Rules
@@ -34,6 +35,9 @@ POLICY_SUBSTRINGS = (
 )
 # ``\d*`` also matches ``[]``; the line is not re-stripped after removal.
 CITATION_RE = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]")
+_END_MARK_SET = frozenset(END_MARKS)  # ``line[-1:] in`` it is ``line.endswith(END_MARKS)``
+# The policy substrings that mention cookies, looked for only in lines that contain "cookie".
+_COOKIE_POLICY = tuple(p for p in POLICY_SUBSTRINGS if "cookie" in p)
 
 # Our names are TFDS 3.1.0's; the old versions counted the same events under these names.
 _LEGACY_2_2_0 = {
@@ -64,9 +68,15 @@ LEGACY_COUNTER_NAMES: dict[str, dict[str, str]] = {
 
 
 class SentenceCounter(Protocol):
-    """What ``clean_page`` needs from punkt (``filters.sentences.SentenceSplitter``)."""
+    """What ``clean_page`` needs from punkt (``filters.sentences.SentenceSplitter``).
+
+    ``count`` must be at least 1 for a text with a non-space character, as punkt's is, and
+    ``at_least(text, n)`` must be ``count(text) >= n``.
+    """
 
     def count(self, text: str) -> int: ...
+
+    def at_least(self, text: str, n: int) -> bool: ...
 
 
 class LineMatcher(Protocol):
@@ -124,28 +134,28 @@ def clean_page(
         ``CleanResult(text, "passed", counters)`` for a kept page, else
         ``CleanResult(None, "filtered:<reason>", counters)``.
     """
-    max_word_length = rules.max_word_length
+    # 1.0.0 has no word-length rule: no line is longer than sys.maxsize.
+    max_word_length = sys.maxsize if rules.max_word_length is None else rules.max_word_length
     badwords = badwords_line_matcher if rules.badwords_in_clean else None
-    kept: list[str] = []
-    num_sentences = 0
-    # Plain local tallies: this loop runs for every line of the crawl.
+    # Hot loop over every line of the crawl: plain local tallies and locally bound callables.
     too_long = no_endmark = too_short = javascript = policy = 0
+    kept: list[str] = []
+    keep = kept.append
+    remove_citations = CITATION_RE.sub
+    end_marks = _END_MARK_SET
 
     for raw in text.splitlines():
         line = raw.strip()
-        if (
-            max_word_length is not None
-            and len(line) > max_word_length
-            and max(map(len, line.split())) > max_word_length
-        ):
+        if len(line) > max_word_length and max(map(len, line.split())) > max_word_length:
             too_long += 1
             continue
         if "[" in line:
-            line = CITATION_RE.sub("", line)
-        if not line.endswith(END_MARKS) or line.endswith(ELLIPSIS):
+            line = remove_citations("", line)
+        if line[-1:] not in end_marks or line.endswith(ELLIPSIS):
             no_endmark += 1
             continue
-        if len(line.split()) < TFDS_MIN_WORDS_PER_LINE:
+        # At most 5 pieces: the count is only compared with 5 (the last piece is the rest).
+        if len(line.split(None, TFDS_MIN_WORDS_PER_LINE - 1)) < TFDS_MIN_WORDS_PER_LINE:
             too_short += 1
             continue
         line_lower = line.lower()
@@ -157,7 +167,11 @@ def clean_page(
             continue
         elif "{" in line:
             kill = "filtered:squigglybracket"
-        elif any(p in line_lower for p in POLICY_SUBSTRINGS):
+        elif (
+            "terms of use" in line_lower
+            or "privacy policy" in line_lower
+            or ("cookie" in line_lower and any(p in line_lower for p in _COOKIE_POLICY))
+        ):
             policy += 1
             continue
         elif badwords is not None and badwords.matches(line_lower):
@@ -165,11 +179,26 @@ def clean_page(
         if kill is not None:
             tallies = (too_long, no_endmark, too_short, javascript, policy, len(kept))
             return _result(None, kill, tallies)
-        if num_sentences < TFDS_MIN_NUM_SENTENCES:
-            num_sentences += sentences.count(line)
-        kept.append(line)
+        keep(line)
 
     tallies = (too_long, no_endmark, too_short, javascript, policy, len(kept))
-    if num_sentences < TFDS_MIN_NUM_SENTENCES:
+    if not _has_min_sentences(kept, sentences):
         return _result(None, "filtered:too_few_sentences", tallies)
     return _result("\n".join(kept).strip(), "passed", tallies)
+
+
+def _has_min_sentences(kept: list[str], sentences: SentenceCounter) -> bool:
+    """Whether the kept lines hold ``TFDS_MIN_NUM_SENTENCES`` (3) punkt sentences, summed per line.
+
+    Punkt finds at least one sentence in any text with a non-space character, and every kept
+    line has ``TFDS_MIN_WORDS_PER_LINE`` words: 3 kept lines make 3 sentences without punkt, and
+    with fewer lines only the sentences beyond the first of each line are missing.
+    """
+    needed = TFDS_MIN_NUM_SENTENCES
+    if len(kept) >= needed:
+        return True
+    if len(kept) == 1:
+        return sentences.at_least(kept[0], needed)
+    if len(kept) == needed - 1:  # one line with a second sentence suffices
+        return any(sentences.at_least(line, 2) for line in kept)
+    return sum(sentences.count(line) for line in kept) >= needed  # no line kept

@@ -26,6 +26,7 @@ Pure: no Beam, no I/O.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
 from typing import NamedTuple, Protocol
 
@@ -171,16 +172,18 @@ def owner_digest(page: Page, rules: C4Rules) -> bytes:
 
 def votes_for(keys: Iterable[bytes], owner: bytes) -> Iterator[tuple[bytes, Vote]]:
     """One ``(key, Vote)`` per distinct key, counting its occurrences among ``keys``."""
-    counts: dict[bytes, int] = {}
-    for key in keys:
-        counts[key] = counts.get(key, 0) + 1
-    for key, n in counts.items():
+    for key, n in Counter(keys).items():  # counted in C, in first-seen order
         yield key, Vote(owner, n, n)
 
 
 def page_line_hashes(text: str, rules: C4Rules) -> list[bytes]:
-    """The dedup key of every ``\\n``-separated line of a page, in order."""
-    return [line_hash(line, rules) for line in text.split("\n")]
+    """The dedup key of every ``\\n``-separated line of a page, in order (``line_hash``)."""
+    md5 = hashlib.md5
+    lines = text.split("\n")
+    # line_hash inlined: this runs for every line of the crawl, twice in Beam (emit and apply).
+    if rules.line_hash == "bytes":
+        return [md5(line.encode("utf-8").strip().lower()).digest() for line in lines]
+    return [md5(line.strip().lower().encode("utf-8")).digest() for line in lines]
 
 
 def emit_line_keys(page: Page, rules: C4Rules) -> Iterator[tuple[bytes, Vote]]:
@@ -321,7 +324,7 @@ def remove_lines(
     counters: dict[str, int] = {}
     lines = text.split("\n")
     if hashes is None:
-        hashes = [line_hash(line, rules) for line in lines]
+        hashes = page_line_hashes(text, rules)
     local = rules.local_line_dedup
     kept: list[str] = []
     seen: set[bytes] = set()

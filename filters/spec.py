@@ -7,6 +7,7 @@ one place that turns ``--config``/``--c4_version`` into the set of rules every s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 DEFAULT_CONFIG = "en"
 DEFAULT_VERSION = "3.1.0"
@@ -40,36 +41,39 @@ class UsageError(ValueError):
 
 @dataclass(frozen=True)
 class C4Rules:
-    """Every switch a stage needs, resolved from one (config, version) pair."""
+    """Every switch a stage needs, resolved from one (config, version) pair.
+
+    The switches are ``cached_property``s: stages read them per line.
+    """
 
     config: str = DEFAULT_CONFIG
     version: str = DEFAULT_VERSION
 
-    @property
+    @cached_property
     def major(self) -> int:
         return int(self.version.split(".")[0])
 
-    @property
+    @cached_property
     def clean(self) -> bool:
         """``clean_page`` runs (C4_SPEC §1.10)."""
         return self.config in ("en", "realnewslike")
 
-    @property
+    @cached_property
     def dedupe(self) -> bool:
         """Cross-document text dedup runs."""
         return self.config != "en.noclean"
 
-    @property
+    @cached_property
     def dedup_unit(self) -> str:
         """``"span"`` (three-sentence windows) for 1.0.0, else ``"line"`` (C4_SPEC §1.5)."""
         return "span" if self.version == "1.0.0" else "line"
 
-    @property
+    @cached_property
     def min_num_sentences(self) -> int:
         """The post-dedup sentence minimum: 3, or 0 where ``clean`` is off (mC4)."""
         return TFDS_MIN_NUM_SENTENCES if self.clean else 0
 
-    @property
+    @cached_property
     def url_dedup_rule(self) -> str:
         """``"newest"`` (3.1.0 ``select_newest_page``) or ``"last"`` (2.x/1.0 ``dedupe_urls``).
 
@@ -78,61 +82,61 @@ class C4Rules:
         """
         return "newest" if self.major >= 3 else "last"
 
-    @property
+    @cached_property
     def badwords_in_clean(self) -> bool:
         """2.x and 1.0.0 check bad words per kept line inside ``clean_page`` (C4_SPEC §1.7)."""
         return self.major < 3 and self.clean
 
-    @property
+    @cached_property
     def badwords_filter_fraction(self) -> float:
         """3.x page-level bad-word filter: 1.0 hard, 0.999 soft (mC4), 0.0 off."""
         if self.major < 3:
             return 0.0
         return {"en": 1.0, "realnewslike": 1.0, "multilingual": 0.999}.get(self.config, 0.0)
 
-    @property
+    @cached_property
     def max_word_length(self) -> int | None:
         """The too-long-word line rule, absent in 1.0.0."""
         return None if self.version == "1.0.0" else TFDS_MAX_WORD_LENGTH
 
-    @property
+    @cached_property
     def require_timestamp(self) -> bool:
         """3.x drops pages without ``WARC-Date`` (``filtered:no_timestamp``)."""
         return self.major >= 3
 
-    @property
+    @cached_property
     def line_hash(self) -> str:
         """``"unicode"`` (2.3.1+: ``str.lower``) or ``"bytes"`` (2.2.0: ASCII-only lower)."""
         return "unicode" if self.major >= 3 else "bytes"
 
-    @property
+    @cached_property
     def local_line_dedup(self) -> bool:
         """Duplicate lines within one page are removed since 2.3.0."""
         return self.major >= 3
 
-    @property
+    @cached_property
     def dedup_url_key(self) -> str:
         """Which URL owns lines in dedup: ``"url"`` (raw, 3.x) or ``"normalized_url"`` (2.x)."""
         return "url" if self.major >= 3 else "normalized_url"
 
-    @property
+    @cached_property
     def paragraph_filter(self) -> bool:
         return self.config == "multilingual"
 
-    @property
+    @cached_property
     def realnewslike(self) -> bool:
         return self.config == "realnewslike"
 
-    @property
+    @cached_property
     def language_detector(self) -> str:
         """Default detector: ``"langdetect-rs"`` (langdetect's exact port), ``"cld3"`` for mC4."""
         return "cld3" if self.config == "multilingual" else "langdetect-rs"
 
-    @property
+    @cached_property
     def has_validation(self) -> bool:
         return self.version != "1.0.0"
 
-    @property
+    @cached_property
     def features(self) -> tuple[str, ...]:
         """The TFDS features of the version (1.0.0 had only url and text)."""
         if self.version == "1.0.0":

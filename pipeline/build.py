@@ -1,9 +1,16 @@
 """build_pipeline: the C4 graph of one (config, version), wiring only; every rule is in filters/.
 
-Stages are composite PTransforms with stable CamelCase labels, in the version's order
-(C4_SPEC §1.1): ReadWet, FilterLength, (FilterRealnews), DedupUrls, (FilterParagraphs),
-(CleanPages), (DedupText), FilterLanguage, (FilterBadwords), SplitByUrl. Stable labels keep a
-Dataflow job updatable and its counters findable.
+Stages are composite PTransforms with stable CamelCase labels: ReadWet, FilterLength,
+(FilterRealnews), (FilterParagraphs), (CleanPages), DedupUrls, (DedupText), FilterLanguage,
+(FilterBadwords), SplitByUrl. Stable labels keep a Dataflow job updatable and its counters
+findable. C4 (C4_SPEC §1.1) filters paragraphs and cleans *after* URL dedup; here they run before
+its shuffle, provisionally, and DedupUrls applies and counts them for the copy it keeps only
+(``pipeline/transforms/common.py``), so the result is the same and the shuffle carries cleaned
+text rather than raw pages.
+
+Stages pass one union stream (pages, dead letters, counter dicts) from one to the next; the two
+shuffle stages hand back what they passed by on the side, and everything is split by type at the
+end.
 
 Every branch (documents, dead letters, counters) flows into ``WriteC4``, which ends in one final
 transform: DaskRunner computes only the last transform of a graph.
@@ -20,14 +27,14 @@ from pipeline.config import BuildConfig
 from pipeline.io.http import FetchPolicy
 from pipeline.transforms.badwords import FilterBadwords
 from pipeline.transforms.clean import CleanPages
-from pipeline.transforms.dedup import DedupText
+from pipeline.transforms.common import is_counters, is_dead_letter, is_doc, is_not_doc
+from pipeline.transforms.dedup import DedupText, vote_buckets
 from pipeline.transforms.language import FilterLanguage
 from pipeline.transforms.length import FilterLength
 from pipeline.transforms.paragraph import FilterParagraphs
 from pipeline.transforms.read import ReadWet
 from pipeline.transforms.realnews import FilterRealnews
 from pipeline.transforms.split import SplitByUrl
-from pipeline.transforms.stats import SumCounters
 from pipeline.transforms.url_dedup import DedupUrls
 
 
@@ -54,11 +61,11 @@ def stage_labels(config: BuildConfig) -> list[str]:
     labels = ["ReadWet", "FilterLength"]
     if rules.realnewslike:
         labels.append("FilterRealnews")
-    labels.append("DedupUrls")
     if rules.paragraph_filter:
         labels.append("FilterParagraphs")
     if rules.clean:
         labels.append("CleanPages")
+    labels.append("DedupUrls")
     if rules.dedupe:
         labels.append("DedupText")
     labels.append("FilterLanguage")
@@ -76,7 +83,7 @@ def _stage(config: BuildConfig, label: str) -> beam.PTransform:
         "DedupUrls": lambda: DedupUrls(rules),
         "FilterParagraphs": FilterParagraphs,
         "CleanPages": lambda: CleanPages(rules),
-        "DedupText": lambda: DedupText(rules),
+        "DedupText": lambda: DedupText(rules, vote_buckets(len(config.inputs))),
         "FilterLanguage": lambda: FilterLanguage(rules, config.language_detector),
         "FilterBadwords": lambda: FilterBadwords(rules),
     }[label]()
@@ -89,19 +96,24 @@ def build_collections(root: beam.Pipeline, config: BuildConfig) -> C4Collections
     fetch = FetchPolicy(
         max_concurrent=config.max_concurrent_downloads, max_attempts=config.download_attempts
     )
-    pages, dead, counters = root | "ReadWet" >> ReadWet(config.inputs, rules, blocklist, fetch)
-    dead_letters = [dead]
-    stats = [counters]
+    stream = root | "ReadWet" >> ReadWet(config.inputs, rules, blocklist, fetch)
+    # Shuffle stages hand back what they passed by separately: merging it into their output
+    # would make the runner copy every page to build the merged collection.
+    side = []
     for label in stage_labels(config)[1:-1]:
-        pages, dead, counters = pages | label >> _stage(config, label)
-        dead_letters.append(dead)
-        stats.append(counters)
-    docs, counters = pages | "SplitByUrl" >> SplitByUrl(rules)
-    stats.append(counters)
+        out = stream | label >> _stage(config, label)
+        if isinstance(out, tuple):
+            stream, passed_by = out
+            side.append(passed_by)
+        else:
+            stream = out
+    stream = stream | "SplitByUrl" >> SplitByUrl(rules)
+    docs = stream | "Docs" >> beam.Filter(is_doc)
+    rest = (stream | "NotDocs" >> beam.Filter(is_not_doc), *side) | "Rest" >> beam.Flatten()
     return C4Collections(
         docs=docs,
-        dead_letters=dead_letters | "DeadLetters" >> beam.Flatten(),
-        stats=stats | "FlattenCounters" >> beam.Flatten() | "SumCounters" >> SumCounters(),
+        dead_letters=rest | "DeadLetters" >> beam.Filter(is_dead_letter),
+        stats=rest | "Counters" >> beam.Filter(is_counters),
     )
 
 

@@ -36,8 +36,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog="c4 build", allow_abbrev=False)
     add_build_arguments(parser)
     parser.add_argument("--runner", default="DirectRunner", help="any Beam runner; DaskRunner too")
-    parser.add_argument("--blocklist_urls", default=None, help="drop these URLs while reading")
-    parser.add_argument("--blocklist_domains", default=None, help="drop these domains too")
     return parser
 
 

@@ -251,7 +251,15 @@ def read_blocklist(path: str | None, flag: str) -> tuple[str, ...]:
         return ()
     parse = parse_url_line if flag == "--blocklist_urls" else parse_domain_line
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        if "://" in path:  # gs:// (a Flex Template launcher has no local copy)
+            from pipeline.io.output import read_text
+
+            remote = read_text(path)
+            if remote is None:
+                raise OSError("no such file")
+            text = remote
+        else:
+            text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{flag}: cannot read {path}: {exc}") from None
     keys = set()

@@ -1,15 +1,25 @@
-"""``c4 estimate``: time and cost of a full build on Dataflow, from measured per-core throughput.
+"""``c4 estimate``: time and cost of a full build on Dataflow, from the measured benchmark results.
 
-Pure: no Beam, no network. It reads ``benchmarks/results/clean_throughput*.json`` (CPU seconds of
-each stage of the C4 core per MB of decompressed WET, measured on one core) and multiplies by the
-crawl's size. Every figure that is not measured here is a named constant below, with its source
-and date; deploy/README.md ("What a full build costs") gives the formula and these inputs.
+Pure: no Beam, no network. It reads, in ``benchmarks/results/``:
+
+* ``clean_throughput*.json`` (required): CPU seconds of each stage of the C4 core per MB of
+  decompressed WET, measured on one core (``benchmarks/clean_throughput.py``); the slowest
+  result is used;
+* ``end_to_end.json`` (``benchmarks/end_to_end.py``): the marginal CPU seconds per MB of a whole
+  ``c4 build`` on the DirectRunner (the linear fit's slope, start-up removed); divided by the
+  core's CPU seconds per MB on the same kind of input, it is the Beam layer's overhead;
+* ``scaling.json`` (``benchmarks/scaling.py``): the bytes every shuffle moves per input byte on
+  the DirectRunner (after combiner lifting), the Dataflow Shuffle volume.
+
+Without one of the last two, its figure falls back to a named assumption, and the report says so.
+Every figure that is not measured here is a named constant below, with its source and date;
+deploy/README.md ("What a full build costs") gives the formula and these inputs.
 
     core_cpu_s   = wet_TB_compressed * 1e6 * DECOMPRESSION_RATIO / MB_per_cpu_second
     cpu_s        = core_cpu_s * beam_overhead
     wall_h       = cpu_s / (workers * vcpus(machine_type)) / 3600
     cost         = workers * wall_h * (vcpus * VCPU_HOUR + mem_GB * GB_HOUR + disk_GB * PD_GB_HOUR)
-                   + shuffle_GB * SHUFFLE_GB
+                   + decompressed_GB * shuffle_per_input_byte * SHUFFLE_GB
 """
 
 from __future__ import annotations
@@ -18,12 +28,14 @@ import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from filters.spec import UsageError
 
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 RESULTS_GLOB = "clean_throughput*.json"
+END_TO_END = "end_to_end.json"
+SCALING = "scaling.json"
 
 # Compressed WET bytes per crawl. 2019-18 is the crawl TFDS c4 3.1.0/2.2.0 read: "6.96TB" for one
 # month of WET (tensorflow/datasets#1136; the T5 README says "~7 TB"). Others: pass --wet_tb.
@@ -68,12 +80,13 @@ MACHINE_TYPES: dict[str, tuple[int, float]] = {
 }
 DEFAULT_MACHINE_TYPE = "n1-standard-2"
 
-# CPU of a Beam worker per CPU of the bare core (parsing, coders, shuffle I/O, fusion). Assumed,
-# not measured on Dataflow; docs in deploy/README.md give the DirectRunner's figure for scale.
+# Fallbacks when the results that measure them are missing. CPU of a Beam worker per CPU of the
+# bare core (coders, fusion, grouping, writing), used without end_to_end.json: an assumption.
 BEAM_OVERHEAD = 1.5
 
-# Bytes shuffled per decompressed input byte (docs/scale.md): URL dedup carries each page's text
-# once (at most the whole input), text dedup about twice what survives clean_page, assumed 25%.
+# Bytes shuffled per decompressed input byte, used without scaling.json (docs/scale.md): URL
+# dedup carries each page's text once (at most the whole input), text dedup about twice what
+# survives clean_page, assumed 25%. An upper-side assumption.
 SHUFFLE_PER_INPUT_BYTE = 1.0 + 2 * 0.25
 
 
@@ -92,6 +105,15 @@ class Throughput:
     wet_mb: float
     mb_per_cpu_second: float
     stage_seconds_per_mb: dict[str, float]
+    synthetic: bool = False  # measured on a benchmarks/corpus.py corpus, as end_to_end.py is
+
+
+@dataclass(frozen=True)
+class Figure:
+    """An input of the estimate and where it comes from (a result file, a flag, an assumption)."""
+
+    value: float
+    source: str
 
 
 @dataclass(frozen=True)
@@ -107,6 +129,9 @@ class Estimate:
     vcpus: int
     memory_gb: float
     beam_overhead: float
+    beam_overhead_source: str
+    shuffle_per_input_byte: float
+    shuffle_source: str
     core_cpu_days: float
     cpu_days: float
     wall_hours: float
@@ -142,9 +167,12 @@ def read_throughput(path: Path) -> Throughput:
         ours = data["ours"]
         stages = {k: float(v) / wet_mb for k, v in ours["stage_cpu_seconds_median"].items()}
         rate = float(ours["MB_per_cpu_second"])
-    except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError) as exc:
-        raise UsageError(f"--results: {path} is not a throughput result ({exc})") from None
-    return Throughput(path.name, wet_mb, rate, stages)
+        synthetic = data["input"].get("synthetic_corpus_mb") is not None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, ZeroDivisionError) as exc:
+        raise UsageError(f"--results: {path} is not a throughput result ({exc!r})") from None
+    if rate <= 0:
+        raise UsageError(f"--results: {path}: MB_per_cpu_second must be positive, not {rate}")
+    return Throughput(path.name, wet_mb, rate, stages, synthetic)
 
 
 def load_throughputs(results_dir: Path) -> list[Throughput]:
@@ -157,6 +185,74 @@ def load_throughputs(results_dir: Path) -> list[Throughput]:
     if not paths:
         raise UsageError(f"--results: no {RESULTS_GLOB} in {results_dir} (run make bench)")
     return sorted((read_throughput(p) for p in paths), key=lambda t: t.mb_per_cpu_second)
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--results: {path} is not {what} ({exc})") from None
+
+
+def read_beam_overhead(results_dir: Path, throughputs: list[Throughput]) -> Figure:
+    """Whole ``c4 build`` CPU per MB (``end_to_end.json``) over the core's, on like inputs.
+
+    The end-to-end runs use ``benchmarks/corpus.py`` corpora of 10-85 MB, so the core figure is
+    the result measured on the largest such corpus (the slowest of equals; any result if none is
+    synthetic). Without the file: the assumption.
+
+    Raises:
+        UsageError: the file is there but is not an end-to-end result.
+    """
+    path = results_dir / END_TO_END
+    if not path.is_file():
+        return Figure(BEAM_OVERHEAD, f"assumed, {END_TO_END} missing")
+    data = _read_json(path, "an end-to-end result")
+    try:
+        per_mb = float(data["fit_cpu_seconds"]["ours"]["per_MB"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UsageError(
+            f"--results: {path} has no fit_cpu_seconds.ours.per_MB ({exc!r})"
+        ) from None
+    if not throughputs:
+        raise UsageError("--results: no throughput measured")
+    like = [t for t in throughputs if t.synthetic] or throughputs
+    core = max(like, key=lambda t: (t.wet_mb, -t.mb_per_cpu_second))
+    core_per_mb = 1 / core.mb_per_cpu_second
+    # Below 1 would mean Beam costs less than the bare core: measurement noise, not a saving.
+    overhead = max(1.0, per_mb / core_per_mb)
+    return Figure(
+        round(overhead, 2),
+        f"measured: c4 build on the DirectRunner {per_mb:.3f} CPU-s/MB ({END_TO_END} fit) / "
+        f"core {core_per_mb:.3f} CPU-s/MB ({core.source})",
+    )
+
+
+def read_shuffle_ratio(results_dir: Path) -> Figure:
+    """Bytes shuffled per input byte: the slope of the DirectRunner's shuffled bytes on input
+    MB in ``scaling.json``. Without the file: the assumption.
+
+    Raises:
+        UsageError: the file is there but holds no DirectRunner shuffle fit.
+    """
+    path = results_dir / SCALING
+    if not path.is_file():
+        return Figure(SHUFFLE_PER_INPUT_BYTE, f"assumed, {SCALING} missing")
+    data = _read_json(path, "a scaling result")
+    try:
+        slope = float(data["fits"]["DirectRunner"]["shuffle_bytes"]["b"])
+        sizes = sorted({float(r["wet_MB"]) for r in data["runs"] if "shuffle_bytes" in r})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UsageError(
+            f"--results: {path} has no DirectRunner shuffle_bytes fit ({exc!r}); "
+            "run benchmarks/scaling.py with the DirectRunner"
+        ) from None
+    span = f"{sizes[0]:.0f}-{sizes[-1]:.0f} MB" if sizes else "?"
+    return Figure(
+        round(slope / 1e6, 3),
+        f"measured: {SCALING}, DirectRunner, bytes grouped after combiner lifting, slope over "
+        f"{span}",
+    )
 
 
 def crawl_size_tb(crawl: str, wet_tb: float | None) -> float:
@@ -181,9 +277,13 @@ def estimate(
     throughputs: list[Throughput],
     machine_type: str = DEFAULT_MACHINE_TYPE,
     wet_tb: float | None = None,
-    beam_overhead: float = BEAM_OVERHEAD,
+    beam_overhead: float | Figure = BEAM_OVERHEAD,
+    shuffle_per_input_byte: float | Figure = SHUFFLE_PER_INPUT_BYTE,
 ) -> Estimate:
     """The estimate from the slowest measured throughput (the conservative one).
+
+    ``beam_overhead`` and ``shuffle_per_input_byte`` are plain numbers (a caller's own) or
+    ``Figure``s read from the results with their source.
 
     Raises:
         UsageError: one line naming the flag with a bad value.
@@ -194,19 +294,23 @@ def estimate(
         raise UsageError(
             f"--machine_type: unknown {machine_type!r}; one of {', '.join(MACHINE_TYPES)}"
         )
-    if beam_overhead < 1:
-        raise UsageError(f"--beam_overhead: must be at least 1, not {beam_overhead}")
+    overhead = _figure(beam_overhead, "given")
+    shuffle = _figure(shuffle_per_input_byte, "given")
+    if overhead.value < 1:
+        raise UsageError(f"--beam_overhead: must be at least 1, not {overhead.value}")
+    if shuffle.value < 0:
+        raise UsageError(f"--results: bytes shuffled per input byte below 0 ({shuffle.value})")
     if not throughputs:
         raise UsageError("--results: no throughput measured")
     slowest = min(throughputs, key=lambda t: t.mb_per_cpu_second)
     size_tb = crawl_size_tb(crawl, wet_tb)
     decompressed_tb = size_tb * DECOMPRESSION_RATIO
     core_cpu_s = decompressed_tb * 1e6 / slowest.mb_per_cpu_second
-    cpu_s = core_cpu_s * beam_overhead
+    cpu_s = core_cpu_s * overhead.value
     vcpus, memory_gb = MACHINE_TYPES[machine_type]
     wall_h = cpu_s / (workers * vcpus) / 3600
     per_worker_hour = vcpus * VCPU_HOUR + memory_gb * GB_HOUR + DISK_GB * PD_GB_HOUR
-    shuffle_tb = decompressed_tb * SHUFFLE_PER_INPUT_BYTE
+    shuffle_tb = decompressed_tb * shuffle.value
     return Estimate(
         crawl=crawl,
         wet_tb_compressed=size_tb,
@@ -216,7 +320,10 @@ def estimate(
         machine_type=machine_type,
         vcpus=vcpus,
         memory_gb=memory_gb,
-        beam_overhead=beam_overhead,
+        beam_overhead=overhead.value,
+        beam_overhead_source=overhead.source,
+        shuffle_per_input_byte=shuffle.value,
+        shuffle_source=shuffle.source,
         core_cpu_days=core_cpu_s / 86400,
         cpu_days=cpu_s / 86400,
         wall_hours=wall_h,
@@ -224,6 +331,10 @@ def estimate(
         shuffle_tb=shuffle_tb,
         shuffle_cost_usd=shuffle_tb * 1000 * SHUFFLE_GB,
     )
+
+
+def _figure(value: float | Figure, source: str) -> Figure:
+    return value if isinstance(value, Figure) else Figure(float(value), source)
 
 
 def format_estimate(est: Estimate) -> str:
@@ -242,13 +353,16 @@ def format_estimate(est: Estimate) -> str:
         days = s_per_mb * est.wet_tb_decompressed * 1e6 / 86400
         lines.append(f"    {stage:<24} {days:8.1f}")
     lines += [
-        f"  CPU        {est.core_cpu_days:.1f} CPU-days core x {est.beam_overhead:g} Beam overhead "
-        f"(assumed) = {est.cpu_days:.1f} CPU-days   [TFDS: ~{TFDS_CPU_DAYS:g} CPU-days]",
+        f"  overhead   Beam {est.beam_overhead:g}x the core ({est.beam_overhead_source})",
+        f"  CPU        {est.core_cpu_days:.1f} CPU-days core x {est.beam_overhead:g} "
+        f"= {est.cpu_days:.1f} CPU-days   [TFDS: ~{TFDS_CPU_DAYS:g} CPU-days]",
         f"  wall       {est.wall_hours:.1f} h at {est.workers} workers, perfect scaling   "
         f"[TFDS: ~{TFDS_HOURS:g} h at {TFDS_WORKERS} workers = "
         f"{est.tfds_hours_at_same_workers:.1f} h at {est.workers}]",
         f"  download   {est.read_gb_per_second:.2f} GB/s of compressed WET to keep that pace "
         "(Common Crawl throttles: the real floor may be I/O, not CPU)",
+        f"  shuffle    {est.shuffle_per_input_byte:g} bytes per input byte = "
+        f"{est.shuffle_tb:.1f} TB ({est.shuffle_source})",
         f"  cost       ${est.worker_cost_usd:,.0f} workers + ${est.shuffle_cost_usd:,.0f} "
         f"Dataflow Shuffle ({est.shuffle_tb:.1f} TB) = ${est.total_cost_usd:,.0f}",
         f"  prices     {PRICES_DATE}; assumptions, see deploy/README.md",
@@ -265,17 +379,34 @@ def run_estimate(argv: list[str]) -> int:
     parser.add_argument("--workers", type=int, required=True, help="Dataflow workers")
     parser.add_argument("--machine_type", default=DEFAULT_MACHINE_TYPE, help="worker machine type")
     parser.add_argument("--wet_tb", type=float, default=None, help="compressed WET TB of the crawl")
-    parser.add_argument("--beam_overhead", type=float, default=BEAM_OVERHEAD, help="Beam CPU x")
-    parser.add_argument("--results", default=str(RESULTS_DIR), help="benchmark results directory")
+    parser.add_argument(
+        "--beam_overhead",
+        type=float,
+        default=None,
+        help=f"Beam CPU per core CPU (default: measured from {END_TO_END}, else {BEAM_OVERHEAD})",
+    )
+    parser.add_argument(
+        "--results",
+        default=str(RESULTS_DIR),
+        help=f"benchmark results: {RESULTS_GLOB} (required), {END_TO_END} and {SCALING} if there",
+    )
     try:
         args = parser.parse_args(argv)
+        results = Path(args.results)
+        throughputs = load_throughputs(results)
+        overhead = (
+            Figure(args.beam_overhead, "--beam_overhead")
+            if args.beam_overhead is not None
+            else read_beam_overhead(results, throughputs)
+        )
         est = estimate(
             crawl=args.crawl,
             workers=args.workers,
-            throughputs=load_throughputs(Path(args.results)),
+            throughputs=throughputs,
             machine_type=args.machine_type,
             wet_tb=args.wet_tb,
-            beam_overhead=args.beam_overhead,
+            beam_overhead=overhead,
+            shuffle_per_input_byte=read_shuffle_ratio(results),
         )
     except UsageError as exc:
         print(f"c4 estimate: {exc}".splitlines()[0], file=sys.stderr)

@@ -71,6 +71,18 @@ def add_build_arguments(parser: Any) -> None:
         default=8,
         help="tries of a failing https:// request (backoff with jitter) before a dead letter",
     )
+    # Read once, where the job is built (this machine for ``c4 build``/``c4 submit``, the launcher
+    # VM for a Flex Template); workers get the parsed keys inside the job, never the file.
+    parser.add_argument(
+        "--blocklist_urls",
+        default=None,
+        help="file of URLs (one a line, # comments) whose pages are dropped while reading",
+    )
+    parser.add_argument(
+        "--blocklist_domains",
+        default=None,
+        help="file of domains (one a line) whose pages, subdomains included, are dropped too",
+    )
     parser.add_argument("--mask", action="store_true", help="also write span-corrupted examples")
 
 

@@ -7,15 +7,18 @@ What the stock runner (``apache_beam.runners.dask``) gets wrong, and what this o
    PCollection no transform consumes) is computed.
 2. A ParDo's output receivers are created once per transform and shared by every partition run
    in the same process (``processes=False``, or several tasks per worker), so each bundle
-   re-emits the outputs of the bundles before it; it also drops what ``finish_bundle`` emits.
-   Here each bundle gets fresh receivers and its ``finish_bundle`` output is kept.
+   re-emits the outputs of the bundles before it; it also drops what ``finish_bundle`` emits,
+   and runs one DoFn instance on several threads at once, against Beam's contract (a DoFn that
+   keeps per-bundle state, as C4's counters do, loses counts). Here each bundle gets fresh
+   receivers, its ``finish_bundle`` output is kept, and each thread its own copy of the DoFn
+   (set up once per thread).
 3. A multi-output ParDo's tagged outputs all land in one bag. Here each output PCollection gets
    only its own tag.
 4. It lifts no combiner: ``CombinePerKey`` becomes a GroupByKey holding every value of a key
    in one list. Here ``CombinePerKey`` runs as dask's ``foldby`` (add_input per partition, then
    merge_accumulators), the same lifting Dataflow does.
 5. ``metrics()`` raises NotImplementedError. Here it returns empty results; C4's counters travel
-   as pipeline data (``pipeline/transforms/stats.py``), not as metrics.
+   as pipeline data (``pipeline/transforms/common.py``), not as metrics.
 
 Nothing here changes Beam semantics: a pipeline that is correct on the DirectRunner gives the
 same elements here.
@@ -25,11 +28,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
 import apache_beam as beam
 from apache_beam import pvalue
+from apache_beam.internal import pickler
 from apache_beam.metrics.metric import MetricResults
 from apache_beam.pipeline import AppliedPTransform, PipelineVisitor, PTransformOverride
 from apache_beam.runners.common import DoFnContext, DoFnInvoker, DoFnSignature, _OutputHandler
@@ -117,6 +123,28 @@ def _first(item: tuple[Any, Any]) -> Any:
     return item[0]
 
 
+_THREAD_FNS = threading.local()
+
+
+def _thread_copy(fn: beam.DoFn) -> tuple[beam.DoFn, bool]:
+    """This thread's own copy of a ParDo's DoFn, and whether it was just made (needs setup).
+
+    Keyed by the DoFn object itself (weakly), not by label: two pipelines in one process may
+    share labels but not DoFns.
+    """
+    copies: weakref.WeakKeyDictionary[beam.DoFn, beam.DoFn] | None = getattr(
+        _THREAD_FNS, "copies", None
+    )
+    if copies is None:
+        copies = _THREAD_FNS.copies = weakref.WeakKeyDictionary()
+    copy = copies.get(fn)
+    if copy is not None:
+        return copy, False
+    copy = pickler.loads(pickler.dumps(fn))
+    copies[fn] = copy
+    return copy, True
+
+
 def _run_bundle(
     items: Iterable[Any],
     transform: beam.ParDo,
@@ -127,6 +155,7 @@ def _run_bundle(
 ) -> list[Any]:
     """One dask partition as one Beam bundle, with receivers of its own."""
     args, kwargs = transform.raw_side_inputs
+    fn, fresh = _thread_copy(transform.fn)
     receivers = te.OneReceiver()
     handler = _OutputHandler(
         window_fn=window_fn,
@@ -138,7 +167,7 @@ def _run_bundle(
         process_batch_yields_elements=False,
     )
     invoker = DoFnInvoker.create_invoker(
-        DoFnSignature(transform.fn),
+        DoFnSignature(fn),
         handler,
         context=DoFnContext(label, state=None),
         side_inputs=side_inputs,
@@ -147,12 +176,12 @@ def _run_bundle(
         user_state_context=None,
         bundle_finalizer_param=beam.DoFn.BundleFinalizerParam(),
     )
-    invoker.invoke_setup()
+    if fresh:
+        invoker.invoke_setup()
     invoker.invoke_start_bundle()
     for item in items:
         invoker.invoke_process(item)
     invoker.invoke_finish_bundle()
-    invoker.invoke_teardown()
     out = []
     for v in receivers.values:
         if isinstance(v, beam.pvalue.TaggedOutput):

@@ -38,6 +38,7 @@ from filters.records import DeadLetter, Page
 from filters.spec import C4Rules
 from pipeline import lineage, summary
 from pipeline.formats import parquet_io, tfds_layout, tfrecord
+from pipeline.packing import pack, unpack
 
 # Bytes of a dead letter's excerpt kept in the JSONL (the record itself stays in the WET file).
 MAX_EXCERPT_CHARS = 200
@@ -201,7 +202,8 @@ def bucket_of(sort_key: int) -> int:
     return sort_key >> (128 - BUCKET_BITS)
 
 
-Keyed = tuple[tuple[str, int], tuple[int, int, Page]]  # (split, bucket), (sort key, bytes, page)
+# (split, bucket), (sort key, serialized bytes, page packed by pipeline.packing)
+Keyed = tuple[tuple[str, int], tuple[int, int, bytes]]
 
 
 def _key_example(split_page: tuple[str, Page], rules: C4Rules) -> Keyed:
@@ -209,7 +211,7 @@ def _key_example(split_page: tuple[str, Page], rules: C4Rules) -> Keyed:
     features = example_features(page, rules)
     size = len(tfrecord.encode_example(features))
     sort_key = tfds_layout.example_sort_key(split, features["url"])
-    return (split, bucket_of(sort_key)), (sort_key, size, page)
+    return (split, bucket_of(sort_key)), (sort_key, size, pack(page))
 
 
 class _TotalsFn(beam.CombineFn):
@@ -259,7 +261,7 @@ ShardKey = tuple[str, int, int]  # split, planned shard, planned shard count
 
 def _assign_shards(
     joined: tuple[tuple[str, int], dict[str, Iterable[Any]]],
-) -> Iterator[tuple[ShardKey, tuple[int, Page]]]:
+) -> Iterator[tuple[ShardKey, tuple[int, bytes]]]:
     (split, _), tagged = joined
     plans = list(tagged["plan"])
     if len(plans) != 1:
@@ -320,10 +322,10 @@ class _WriteShardFn(beam.DoFn):
         self._rules = rules
 
     def process(
-        self, group: tuple[ShardKey, Iterable[tuple[int, Page]]]
+        self, group: tuple[ShardKey, Iterable[tuple[int, bytes]]]
     ) -> Iterator[dict[str, Any]]:
         (split, shard, num_shards), examples = group
-        ordered = sorted(examples, key=lambda kp: kp[0])
+        ordered = [(key, unpack(packed)) for key, packed in sorted(examples, key=lambda kp: kp[0])]
         check_unique_keys(split, ordered, self._rules)
         rules = self._rules
         num_bytes = 0

@@ -14,6 +14,8 @@ from pipeline.transforms.common import Counters, PageStage, PageStageFn, prefixe
 
 class _CleanFn(PageStageFn):
     stage = NAMESPACE
+    # Runs before DedupUrls, settled there (pipeline/transforms/common.py "Pending").
+    provisional = True
 
     def __init__(self, rules: C4Rules) -> None:
         super().__init__()

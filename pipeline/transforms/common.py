@@ -1,29 +1,57 @@
-"""What every stage shares: one output of a union type, counters as data, dead letters.
+"""What every stage shares: one union stream, counters per bundle, dead letters.
 
-Why no tagged outputs: Beam's DaskRunner merges a multi-output ParDo's tags into one bag, so each
-stage's DoFn emits ``Page | DeadLetter | dict`` on its single main output and ``SplitStage``
-separates them with ``Filter``s, which every runner runs the same way.
+Why one stream: Beam's DaskRunner merges a multi-output ParDo's tags into one bag, so stages do
+not use tagged outputs. Each per-page stage is one ``ParDo`` over ``Page | Pending | DeadLetter |
+dict`` items: it decides on pages and passes everything else through untouched, and the stream
+is split by type (``SplitPages``, ``SplitStage``) only where a shuffle or a sink needs it. A
+stage therefore costs one ``ParDo``, not one plus three ``Filter``s.
 
 Why counters as data: DaskRunner's ``metrics()`` raises, and Metrics are best-effort on some
-runners, so each decision's counters (``"namespace/name" -> n``, TFDS 3.1.0 names) also travel as
-a small dict; ``pipeline/write.py`` sums them for stats.json. Beam Metrics are still incremented,
-for the Dataflow UI.
+runners, so counters (``"namespace/name" -> n``, TFDS 3.1.0 names) also travel as data: each DoFn
+sums them over its bundle and emits one dict in ``finish_bundle`` (a few per stage and worker, not
+one per page); ``pipeline/write.py`` sums them for stats.json. Beam Metrics are incremented
+there too, for the Dataflow UI.
+
+Why ``Pending``: the stages between URL dedup and line dedup (paragraph filter, clean) run
+*before* the URL-dedup shuffle, on every copy of a URL, so that the shuffle carries cleaned text
+(a fifth of the raw bytes) instead of raw pages. Their decisions wait in a ``Pending`` record and
+``DedupUrls`` settles them for the one copy it keeps; the others' counters are discarded, so every
+counter and every document is what the version's order (C4_SPEC §1.1) gives.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindows
 
 from filters.records import DeadLetter, Page
 
 _LOG = logging.getLogger(__name__)
 EXCERPT_CHARS = 200
 Counters = dict[str, int]
+
+
+class Pending(NamedTuple):
+    """A page whose post-URL-dedup decisions are made but not yet counted (see module doc).
+
+    Attributes:
+        page: the page, its text already transformed by the provisional stages; ``text`` is
+            ``""`` once a stage dropped it (nothing downstream reads it).
+        counters: what the provisional stages counted for this copy.
+        keep: False once a provisional stage dropped the page.
+        dead: the dead letter of a stage that failed on this copy, else None.
+    """
+
+    page: Page
+    counters: tuple[tuple[str, int], ...] = ()
+    keep: bool = True
+    dead: DeadLetter | None = None
 
 
 def prefixed(namespace: str, counters: Mapping[str, int]) -> Counters:
@@ -35,6 +63,14 @@ def is_page(x: object) -> bool:
     return isinstance(x, Page)
 
 
+def is_page_or_pending(x: object) -> bool:
+    return isinstance(x, Page | Pending)
+
+
+def is_not_page(x: object) -> bool:
+    return not isinstance(x, Page | Pending)
+
+
 def is_dead_letter(x: object) -> bool:
     return isinstance(x, DeadLetter)
 
@@ -44,51 +80,35 @@ def is_counters(x: object) -> bool:
 
 
 class CountingDoFn(beam.DoFn):
-    """A DoFn whose counters go to Beam Metrics and, as a dict, to its output."""
+    """A DoFn that sums its counters over a bundle and emits them as one dict at its end."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._metrics: dict[str, Any] = {}
+        self._bundle: Counter[str] = Counter()
 
-    def _metric(self, key: str) -> Any:
-        counter = self._metrics.get(key)
-        if counter is None:
-            namespace, _, name = key.rpartition("/")
-            counter = Metrics.counter(namespace or "c4", name)
-            self._metrics[key] = counter
-        return counter
+    def start_bundle(self) -> None:
+        self._bundle = Counter()
 
-    def counted(self, counters: Counters) -> Counters:
-        """Increment the Beam Metrics of ``counters`` and return them, to be yielded as data."""
+    def count(self, counters: Mapping[str, int]) -> None:
+        """Add ``counters`` to this bundle's totals."""
+        bundle = self._bundle
         for key, value in counters.items():
             if value:
-                self._metric(key).inc(value)
+                bundle[key] += value
+
+    def bundle_counters(self) -> Counters:
+        """This bundle's totals, which are then reset; Beam Metrics are incremented by them."""
+        counters = {k: v for k, v in sorted(self._bundle.items()) if v}
+        self._bundle = Counter()
+        for key, value in counters.items():
+            namespace, _, name = key.rpartition("/")
+            Metrics.counter(namespace or "c4", name).inc(value)
         return counters
 
-
-class PageStageFn(CountingDoFn):
-    """One page in; the page (maybe changed) or nothing out, plus its counters.
-
-    Subclasses implement ``decide``. An exception in ``decide`` dead-letters the page, so a single
-    odd page cannot fail a whole build and the reconciliation still balances.
-    """
-
-    stage = "stage"
-
-    def decide(self, page: Page) -> tuple[Page | None, Counters]:
-        raise NotImplementedError
-
-    def process(self, page: Page) -> Iterator[Page | DeadLetter | Counters]:
-        try:
-            kept, counters = self.decide(page)
-        except Exception as exc:
-            _LOG.warning("%s failed on %s: %s", self.stage, page.doc_id, exc)
-            yield dead_letter_for(page, self.stage, exc)
-            return
+    def finish_bundle(self) -> Iterator[Any]:
+        counters = self.bundle_counters()
         if counters:
-            yield self.counted(counters)
-        if kept is not None:
-            yield kept
+            yield GlobalWindows.windowed_value(counters)
 
 
 def dead_letter_for(page: Page, stage: str, exc: BaseException) -> DeadLetter:
@@ -102,27 +122,88 @@ def dead_letter_for(page: Page, stage: str, exc: BaseException) -> DeadLetter:
     )
 
 
+class PageStageFn(CountingDoFn):
+    """Pages in, each page (maybe changed) or nothing out; everything else passes through.
+
+    Subclasses implement ``decide``. An exception in ``decide`` dead-letters the page, so a single
+    odd page cannot fail a whole build and the reconciliation still balances. A ``provisional``
+    stage (one that runs before ``DedupUrls`` although C4 orders it after) records its decision
+    in a ``Pending`` instead of counting it.
+    """
+
+    stage = "stage"
+    provisional = False
+
+    def decide(self, page: Page) -> tuple[Page | None, Counters]:
+        raise NotImplementedError
+
+    def process(self, item: Any) -> Iterator[Any]:
+        if isinstance(item, Pending) or (self.provisional and isinstance(item, Page)):
+            yield self._provisionally(item if isinstance(item, Pending) else Pending(item))
+            return
+        if not isinstance(item, Page):
+            yield item
+            return
+        try:
+            kept, counters = self.decide(item)
+        except Exception as exc:
+            _LOG.warning("%s failed on %s: %s", self.stage, item.doc_id, exc)
+            yield dead_letter_for(item, self.stage, exc)
+            return
+        self.count(counters)
+        if kept is not None:
+            yield kept
+
+    def _provisionally(self, pending: Pending) -> Pending:
+        if not pending.keep:
+            return pending
+        try:
+            kept, counters = self.decide(pending.page)
+        except Exception as exc:
+            dead = dead_letter_for(pending.page, self.stage, exc)
+            return pending._replace(page=pending.page._replace(text=""), keep=False, dead=dead)
+        merged = tuple((Counter(dict(pending.counters)) + Counter(counters)).items())
+        if kept is None:
+            return Pending(pending.page._replace(text=""), merged, keep=False)
+        return Pending(kept, merged)
+
+
+class SplitPages(beam.PTransform):
+    """A union stream -> ``(pages, everything else)``; pages are ``Page`` or ``Pending``."""
+
+    def expand(self, stream: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
+        pages = stream | "Pages" >> beam.Filter(is_page_or_pending)
+        rest = stream | "Rest" >> beam.Filter(is_not_page)
+        return pages, rest
+
+
 class SplitStage(beam.PTransform):
-    """A union stream -> ``(pages, dead_letters, counters)``, by type, without tagged outputs."""
+    """A union stream -> ``(docs or pages, dead_letters, counters)``, by type, no tagged outputs."""
 
     def expand(
-        self, pcoll: beam.PCollection
+        self, stream: beam.PCollection
     ) -> tuple[beam.PCollection, beam.PCollection, beam.PCollection]:
-        pages = pcoll | "Pages" >> beam.Filter(is_page)
-        dead = pcoll | "DeadLetters" >> beam.Filter(is_dead_letter)
-        counters = pcoll | "Counters" >> beam.Filter(is_counters)
-        return pages, dead, counters
+        docs = stream | "Docs" >> beam.Filter(is_doc)
+        dead = stream | "DeadLetters" >> beam.Filter(is_dead_letter)
+        counters = stream | "Counters" >> beam.Filter(is_counters)
+        return docs, dead, counters
+
+
+def is_not_doc(x: object) -> bool:
+    return not is_doc(x)
+
+
+def is_doc(x: object) -> bool:
+    """A document of the final stream, ``(split, page)``, or a page of an earlier one."""
+    return type(x) is tuple or isinstance(x, Page)
 
 
 class PageStage(beam.PTransform):
-    """A composite around one ``PageStageFn``: pages in, ``(pages, dead_letters, counters)`` out."""
+    """A composite around one ``PageStageFn``: a union stream in, the same kind of stream out."""
 
     def __init__(self, fn: PageStageFn) -> None:
         super().__init__()
         self._fn = fn
 
-    def expand(
-        self, pages: beam.PCollection
-    ) -> tuple[beam.PCollection, beam.PCollection, beam.PCollection]:
-        out = pages | "Decide" >> beam.ParDo(self._fn)
-        return out | "Split" >> SplitStage()
+    def expand(self, stream: beam.PCollection) -> beam.PCollection:
+        return stream | "Decide" >> beam.ParDo(self._fn)

@@ -2,15 +2,24 @@
 
 Two shuffles, both on 16-byte md5 digests (``filters.dedup``), never a set of all lines in memory:
 
-1. ``(key, Vote)`` per distinct line (or window) of each page -> ``CombinePerKey(VoteCombineFn)``:
-   the smallest owner digest wins the key. The combiner lifts, so a line that occurs 10^6 times
-   costs one vote per bundle, not 10^6 values on one worker (hot keys are free).
-2. The keys each winner KEEPS, as ``(owner, key)``, are joined (``CoGroupByKey``) with the pages
-   keyed by their owner digest; a page loses every key of its own that it was not sent. A page's
-   group holds at most its own keys, so no group grows with the corpus.
+1. Votes: each distinct line (or window) of a page is a ``Vote`` for its owner digest; the smallest
+   owner wins the key. Votes are merged in the emitting worker first (one table per bundle,
+   flushed every ``FLUSH_VOTES`` votes), then sent as one table of packed rows
+   (``pipeline/vote_rows.py``, 44 bytes a vote) per *vote bucket* (a hash range of the keys) to
+   ``CombinePerKey(VoteRowsCombineFn)``, which merges the tables of a bucket. A line that occurs
+   10^6 times costs one vote per bundle (hot keys are free), and the shuffle carries a few
+   tables per bundle instead of one element per line.
+2. The keys each winner KEEPS, grouped as ``(owner, keys)`` per bucket, are joined
+   (``CoGroupByKey``) with the pages keyed by their owner digest; a page loses every key of its
+   own that it was not sent. A page's group holds at most its own keys, so no group grows with
+   the corpus.
 
-Shipping kept keys rather than lost ones is what makes step 1 liftable: knowing every loser of a
+Shipping kept keys rather than lost ones is what makes step 1 a combine: knowing every loser of a
 key needs all of its votes in one place (a GroupByKey), knowing the winner does not.
+
+Vote buckets (``vote_buckets``) grow with the number of input files: a sample run has a handful
+of buckets (few, large lists), a crawl of 64k files has 2^20 (about 10^4 keys per bucket), so no
+bucket outgrows a worker.
 """
 
 from __future__ import annotations
@@ -19,16 +28,19 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindows
 
 from filters import dedup
 from filters.records import Page
 from filters.sentences import load_punkt
 from filters.spec import C4Rules
+from pipeline import vote_rows
+from pipeline.packing import pack, unpack
 from pipeline.transforms.common import (
     Counters,
     CountingDoFn,
     PageStageFn,
-    SplitStage,
+    SplitPages,
     is_counters,
 )
 
@@ -36,62 +48,100 @@ Key = bytes
 Owner = bytes
 
 
-class VoteCombineFn(beam.CombineFn):
-    """``filters.dedup.merge_votes`` as a CombineFn (associative, commutative, liftable)."""
+# Votes a bundle collects before it merges and ships them (44 bytes each as rows).
+FLUSH_VOTES = 200_000
+# Vote buckets per input file, and their bounds (module doc).
+BUCKETS_PER_FILE = 8
+MAX_BUCKETS = 1 << 20
 
-    def create_accumulator(self) -> dedup.Vote | None:
-        return None
 
-    def add_input(self, acc: dedup.Vote | None, vote: dedup.Vote) -> dedup.Vote:
-        return vote if acc is None else dedup.merge_votes(acc, vote)
+def vote_buckets(n_files: int) -> int:
+    """How many vote buckets a build over ``n_files`` input files uses."""
+    return max(BUCKETS_PER_FILE, min(MAX_BUCKETS, BUCKETS_PER_FILE * n_files))
 
-    def merge_accumulators(self, accumulators: Iterable[dedup.Vote | None]) -> dedup.Vote | None:
-        out: dedup.Vote | None = None
-        for acc in accumulators:
-            if acc is not None:
-                out = acc if out is None else dedup.merge_votes(out, acc)
-        return out
 
-    def extract_output(self, acc: dedup.Vote | None) -> dedup.Vote | None:
-        return acc
+MERGE_EVERY = 16
 
-    def compact(self, acc: dedup.Vote | None) -> dedup.Vote | None:
-        return acc
+
+class VoteRowsCombineFn(beam.CombineFn):
+    """The serialized vote tables of one bucket -> one merged table (``pipeline.vote_rows``).
+
+    Associative and commutative; the accumulator is a list of tables merged when compacted,
+    so adding a table costs nothing until the runner ships or extracts it.
+    """
+
+    def create_accumulator(self) -> list[bytes]:
+        return []
+
+    def add_input(self, acc: list[bytes], table: bytes) -> list[bytes]:
+        acc.append(table)
+        # Bounded: a hot bucket's tables are merged as they come, not all held until the end.
+        return self.compact(acc) if len(acc) >= MERGE_EVERY else acc
+
+    def merge_accumulators(self, accumulators: Iterable[list[bytes]]) -> list[bytes]:
+        return [vote_rows.merge_bytes(t for acc in accumulators for t in acc)]
+
+    def compact(self, acc: list[bytes]) -> list[bytes]:
+        return [vote_rows.merge_bytes(acc)] if len(acc) > 1 else acc
+
+    def extract_output(self, acc: list[bytes]) -> bytes:
+        return vote_rows.merge_bytes(acc)
 
 
 class _KeysFn(beam.DoFn):
-    """A page -> its ``(key, Vote)`` pairs (windows need punkt, loaded once per worker)."""
+    """Pages -> ``(bucket, table)``: the bundle's votes, merged, one table per vote bucket."""
 
-    def __init__(self, rules: C4Rules) -> None:
+    def __init__(self, rules: C4Rules, buckets: int) -> None:
         super().__init__()
         self._rules = rules
+        self._buckets = buckets
         self._sentences: Any = None
+        self._keys: list[bytes] = []
+        self._owners: list[bytes] = []
+        self._counts: list[int] = []
 
     def setup(self) -> None:
         if self._rules.dedup_unit == "span":
             self._sentences = load_punkt()
 
-    def process(self, page: Page) -> Iterator[tuple[Key, dedup.Vote]]:
+    def start_bundle(self) -> None:
+        self._keys, self._owners, self._counts = [], [], []
+
+    def process(self, page: Page) -> Iterator[tuple[int, bytes]]:
         if self._rules.dedup_unit == "span":
-            yield from dedup.emit_window_keys(page, self._rules, self._sentences)
+            votes = dedup.emit_window_keys(page, self._rules, self._sentences)
         else:
-            yield from dedup.emit_line_keys(page, self._rules)
+            votes = dedup.emit_line_keys(page, self._rules)
+        keys, owners, counts = self._keys, self._owners, self._counts
+        for key, vote in votes:
+            keys.append(key)
+            owners.append(vote.owner)
+            counts.append(vote.owner_count)
+        if len(keys) >= FLUSH_VOTES:
+            yield from self._flush()
+
+    def finish_bundle(self) -> Iterator[Any]:
+        for item in self._flush():
+            yield GlobalWindows.windowed_value(item)
+
+    def _flush(self) -> Iterator[tuple[int, bytes]]:
+        rows = vote_rows.merge(vote_rows.rows_of(self._keys, self._owners, self._counts))
+        self._keys, self._owners, self._counts = [], [], []
+        yield from vote_rows.by_bucket(rows, self._buckets)
 
 
 class _KeptByWinnerFn(CountingDoFn):
-    """``(key, combined vote)`` -> ``(winner, key)`` if the winner keeps it; legacy counters."""
+    """``(bucket, merged table)`` -> ``(winner, keys it keeps)``; legacy counters."""
 
     def __init__(self, rules: C4Rules) -> None:
         super().__init__()
         self._rules = rules
 
-    def process(self, item: tuple[Key, dedup.Vote]) -> Iterator[tuple[Owner, Key] | Counters]:
-        key, combined = item
-        if not dedup.loses(combined, combined.owner, self._rules):
-            yield combined.owner, key
-        counters = {k: v for k, v in dedup.key_counters(combined, self._rules).items() if v}
-        if counters:
-            yield self.counted(counters)
+    def process(self, item: tuple[int, bytes]) -> Iterator[tuple[Owner, list[Key]]]:
+        rows = vote_rows.from_bytes(item[1])
+        span = self._rules.dedup_unit == "span"
+        self.count(vote_rows.key_counters(rows, self._rules.major, span))
+        yield from vote_rows.kept_by_owner(rows, span)
 
 
 class _ApplyFn(PageStageFn):
@@ -127,15 +177,15 @@ class _ApplyFn(PageStageFn):
     def process(self, item: Any) -> Iterator[Any]:  # type: ignore[override]
         _, grouped = item
         # One page per owner digest after URL dedup; more would be two URLs with one md5.
-        self._kept = frozenset(grouped["kept"])
-        for page in grouped["page"]:
-            yield from super().process(page)
+        self._kept = frozenset(key for keys in grouped["kept"] for key in keys)
+        for packed in grouped["page"]:
+            yield from super().process(unpack(packed))
         self._kept = frozenset()
 
 
 def _by_owner(rules: C4Rules) -> Any:
-    def key(page: Page) -> tuple[Owner, Page]:
-        return dedup.owner_digest(page, rules), page
+    def key(page: Page) -> tuple[Owner, bytes]:
+        return dedup.owner_digest(page, rules), pack(page)
 
     return key
 
@@ -145,20 +195,21 @@ def _is_pair(x: object) -> bool:
 
 
 class DedupText(beam.PTransform):
-    """Pages -> ``(pages, dead_letters, counters)`` with duplicated text removed across pages."""
+    """A union stream -> ``(stream, side)``: duplicated text removed across pages, and the items
+    it passed by or counted elsewhere (dead letters, counters), kept apart from the pages."""
 
-    def __init__(self, rules: C4Rules) -> None:
+    def __init__(self, rules: C4Rules, buckets: int = BUCKETS_PER_FILE) -> None:
         super().__init__()
         self._rules = rules
+        self._buckets = buckets
 
-    def expand(
-        self, pages: beam.PCollection
-    ) -> tuple[beam.PCollection, beam.PCollection, beam.PCollection]:
+    def expand(self, stream: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
         rules = self._rules
+        pages, rest = stream | "SplitPages" >> SplitPages()
         winners = (
             pages
-            | "EmitKeys" >> beam.ParDo(_KeysFn(rules))
-            | "SmallestOwner" >> beam.CombinePerKey(VoteCombineFn())
+            | "EmitKeys" >> beam.ParDo(_KeysFn(rules, self._buckets))
+            | "SmallestOwner" >> beam.CombinePerKey(VoteRowsCombineFn())
             | "KeptByWinner" >> beam.ParDo(_KeptByWinnerFn(rules))
         )
         kept = winners | "KeptPairs" >> beam.Filter(_is_pair)
@@ -169,6 +220,4 @@ class DedupText(beam.PTransform):
             | "JoinKept" >> beam.CoGroupByKey()
             | "RemoveLost" >> beam.ParDo(_ApplyFn(rules))
         )
-        new_pages, dead, counters = out | "Split" >> SplitStage()
-        all_counters = (counters, key_counters) | "Counters" >> beam.Flatten()
-        return new_pages, dead, all_counters
+        return out, (key_counters, rest) | "Side" >> beam.Flatten()

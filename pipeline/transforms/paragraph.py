@@ -9,6 +9,8 @@ from pipeline.transforms.common import Counters, PageStage, PageStageFn
 
 class _ParagraphFn(PageStageFn):
     stage = NAMESPACE
+    # Runs before DedupUrls, settled there (pipeline/transforms/common.py "Pending").
+    provisional = True
 
     def decide(self, page: Page) -> tuple[Page | None, Counters]:
         keep, reason = paragraph_filter(page.text)

@@ -27,7 +27,7 @@ from pipeline.config import InputFile
 from pipeline.io.gcs import connect_anonymously_if_emulated
 from pipeline.io.http import FetchError, FetchPolicy, HttpFetcher, HttpStream
 from pipeline.io.urls import is_http
-from pipeline.transforms.common import Counters, CountingDoFn, SplitStage
+from pipeline.transforms.common import CountingDoFn
 
 _LOG = logging.getLogger(__name__)
 INPUT_RECORDS = "input/records"
@@ -85,7 +85,7 @@ def _until_failure(
 
 
 class _ReadWetFn(CountingDoFn):
-    """One input file -> its pages and dead letters, and one counters dict for the file."""
+    """One input file -> its pages and dead letters; its counters leave with the bundle's."""
 
     def __init__(
         self, rules: C4Rules, blocklist: Request | None = None, fetch: FetchPolicy | None = None
@@ -108,7 +108,7 @@ class _ReadWetFn(CountingDoFn):
             return self._fetcher.open(path)
         return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
 
-    def process(self, item: tuple[str, int, str]) -> Iterator[Page | DeadLetter | Counters]:
+    def process(self, item: tuple[str, int, str]) -> Iterator[Page | DeadLetter]:
         path, file_index, source_file = item
         counts: Counter[str] = Counter({f"{STAGE}/wet-file": 1})
         n = 0
@@ -118,12 +118,12 @@ class _ReadWetFn(CountingDoFn):
         except FetchError as exc:
             counts[INPUT_RECORDS] += 1
             counts[f"{DOWNLOAD_STAGE}/failed"] += 1
-            yield self.counted(dict(counts))
+            self.count(counts)
             yield DeadLetter(DOWNLOAD_STAGE, source_file, exc.offset, exc.reason)
             return
         except Exception as exc:
             counts[INPUT_RECORDS] += 1
-            yield self.counted(dict(counts))
+            self.count(counts)
             reason = f"unreadable: {type(exc).__name__}: {exc}"[:200]
             yield DeadLetter(STAGE, source_file, 0, reason)
             return
@@ -154,14 +154,15 @@ class _ReadWetFn(CountingDoFn):
             yield DeadLetter(DOWNLOAD_STAGE, source_file, failure.offset, failure.reason)
         counts[INPUT_RECORDS] += n
         _Progress.done(source_file, n)
-        yield self.counted(dict(counts))
+        self.count(counts)
 
     def _blocked(self, page: Page) -> bool:
         return self._blocklist is not None and bool(self._blocklist.reason("", page.url))
 
 
 class ReadWet(beam.PTransform):
-    """``InputFile``s -> ``(pages, dead_letters, counters)``; files are spread over workers.
+    """``InputFile``s -> a union stream of pages, dead letters and counters; files are spread
+    over workers.
 
     Pages matching ``blocklist`` (URLs and domains, INTERFACE.md "Matching for forget") are
     dropped here, counted ``split-wet-file/filtered:blocklisted``. ``https://`` inputs are
@@ -182,9 +183,7 @@ class ReadWet(beam.PTransform):
         self._blocklist = blocklist
         self._fetch = fetch
 
-    def expand(
-        self, pbegin: beam.pvalue.PBegin
-    ) -> tuple[beam.PCollection, beam.PCollection, beam.PCollection]:
+    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
         out = (
             pbegin
             | "Files" >> beam.Create(self._files)
@@ -193,4 +192,4 @@ class ReadWet(beam.PTransform):
             | "Spread" >> beam.Reshuffle()
             | "Parse" >> beam.ParDo(_ReadWetFn(self._rules, self._blocklist, self._fetch))
         )
-        return out | "Split" >> SplitStage()
+        return out

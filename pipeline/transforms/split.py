@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import apache_beam as beam
 
 from filters.records import Page
 from filters.spec import C4Rules
 from filters.urls import split_for
-from pipeline.transforms.common import Counters, CountingDoFn, is_counters
+from pipeline.transforms.common import CountingDoFn
 
 
 def split_name(page: Page, rules: C4Rules) -> str:
@@ -25,25 +26,21 @@ class _SplitFn(CountingDoFn):
         super().__init__()
         self._rules = rules
 
-    def process(self, page: Page) -> Iterator[tuple[str, Page] | Counters]:
-        split = split_name(page, self._rules)
-        yield self.counted({f"{split}/examples": 1})
-        yield split, page
-
-
-def _is_doc(x: object) -> bool:
-    return not isinstance(x, dict)
+    def process(self, item: Any) -> Iterator[Any]:
+        if not isinstance(item, Page):
+            yield item
+            return
+        split = split_name(item, self._rules)
+        self.count({f"{split}/examples": 1})
+        yield split, item
 
 
 class SplitByUrl(beam.PTransform):
-    """Pages -> ``(docs, counters)`` where a doc is ``(split, page)``."""
+    """A union stream -> the same stream with each page as a document ``(split, page)``."""
 
     def __init__(self, rules: C4Rules) -> None:
         super().__init__()
         self._rules = rules
 
-    def expand(self, pages: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
-        out = pages | "Assign" >> beam.ParDo(_SplitFn(self._rules))
-        docs = out | "Docs" >> beam.Filter(_is_doc)
-        counters = out | "Counters" >> beam.Filter(is_counters)
-        return docs, counters
+    def expand(self, stream: beam.PCollection) -> beam.PCollection:
+        return stream | "Assign" >> beam.ParDo(_SplitFn(self._rules))

@@ -1,85 +1,106 @@
 """DedupUrls: one page per normalized URL, by the version's keeper rule (C4_SPEC §1.3).
 
-A ``CombinePerKey`` whose accumulator is ``(best page, copies)``: runners that lift combiners
-(Dataflow, the DirectRunner) keep one page per URL per bundle before the shuffle instead of
-shipping every copy. The keeper is ``max(filters.dedup.url_dedup_rank)``, a total order, so the
-result does not depend on the order a runner combines in.
+A ``CombinePerKey`` whose accumulator is ``(rank, best copy, copies)``: runners that lift
+combiners (Dataflow, the DirectRunner) keep one copy per URL per bundle before the shuffle instead
+of shipping every copy. The keeper is ``max(filters.dedup.url_dedup_rank)``, a total order that
+does not read the text, so the result does not depend on the order a runner combines in.
+
+The copies arrive as ``Pending`` records when the config cleans: the paragraph filter and
+``clean_page`` already ran on them (``pipeline/transforms/common.py``), so the shuffle carries
+cleaned text, and here the kept copy's decisions are counted and applied. Copies cross the
+shuffle packed (``pipeline/packing.py``); only the kept one is unpacked.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import apache_beam as beam
 
 from filters import dedup
 from filters.records import Page
 from filters.spec import C4Rules
-from pipeline.transforms.common import Counters, CountingDoFn, SplitStage
+from pipeline.packing import pack, unpack
+from pipeline.transforms.common import CountingDoFn, Pending, SplitPages
 
-Accumulator = tuple[Page | None, int]
+Copy = Page | Pending
+Rank = tuple[str, int, int]
+# (rank of the best copy, that copy packed by pipeline.packing, copies seen)
+Accumulator = tuple[Rank | None, bytes | None, int]
+
+
+def _page_of(copy: Copy) -> Page:
+    return copy.page if isinstance(copy, Pending) else copy
 
 
 class KeepUrlCopyFn(beam.CombineFn):
-    """Combine the copies of one normalized URL into ``(kept page, number of copies)``."""
-
-    def __init__(self, rules: C4Rules) -> None:
-        super().__init__()
-        self._rules = rules
-
-    def _better(self, a: Page | None, b: Page | None) -> Page | None:
-        if a is None:
-            return b
-        if b is None:
-            return a
-        rank = dedup.url_dedup_rank
-        return b if rank(b, self._rules) > rank(a, self._rules) else a
+    """Combine the ``(rank, packed copy)`` of one URL into ``(rank, kept copy, copies)``."""
 
     def create_accumulator(self) -> Accumulator:
-        return (None, 0)
+        return (None, None, 0)
 
-    def add_input(self, acc: Accumulator, page: Page) -> Accumulator:
-        return (self._better(acc[0], page), acc[1] + 1)
+    def add_input(self, acc: Accumulator, ranked: tuple[Rank, bytes]) -> Accumulator:
+        rank, copy = ranked
+        if acc[0] is None or rank > acc[0]:
+            return (rank, copy, acc[2] + 1)
+        return (acc[0], acc[1], acc[2] + 1)
 
     def merge_accumulators(self, accumulators: Iterable[Accumulator]) -> Accumulator:
-        best: Page | None = None
+        best: Rank | None = None
+        kept: bytes | None = None
         count = 0
-        for page, n in accumulators:
-            best = self._better(best, page)
+        for rank, copy, n in accumulators:
+            if rank is not None and (best is None or rank > best):
+                best, kept = rank, copy
             count += n
-        return (best, count)
+        return (best, kept, count)
 
     def extract_output(self, acc: Accumulator) -> Accumulator:
         return acc
 
 
-class _EmitKeptFn(CountingDoFn):
-    def process(self, item: tuple[str, Accumulator]) -> Iterator[Page | Counters]:
-        page, copies = item[1]
-        counters = {k: v for k, v in dedup.url_dedup_counters(copies).items() if v}
-        yield self.counted(counters)
-        if page is not None:
-            yield page
+class _SettleFn(CountingDoFn):
+    """The kept copy of each URL: its pending decisions counted, and the page if it survived."""
+
+    def process(self, item: tuple[str, Accumulator]) -> Iterator[Any]:
+        _, packed, copies = item[1]
+        self.count(dedup.url_dedup_counters(copies))
+        if packed is None:
+            return
+        copy = unpack(packed)
+        if not isinstance(copy, Pending):
+            yield copy
+            return
+        self.count(dict(copy.counters))
+        if copy.dead is not None:
+            yield copy.dead
+        elif copy.keep:
+            yield copy.page
 
 
-def _by_normalized_url(page: Page) -> tuple[str, Page]:
-    return page.normalized_url, page
+def _ranked(rules: C4Rules) -> Any:
+    def key(copy: Copy) -> tuple[str, tuple[Rank, bytes]]:
+        page = _page_of(copy)
+        return page.normalized_url, (dedup.url_dedup_rank(page, rules), pack(copy))
+
+    return key
 
 
 class DedupUrls(beam.PTransform):
-    """Pages -> ``(pages, dead_letters, counters)`` with one page per normalized URL."""
+    """A union stream -> ``(stream, side)``: one page per normalized URL, and the items it
+    passed by (dead letters, counters), kept apart so the pages are not copied to merge them."""
 
     def __init__(self, rules: C4Rules) -> None:
         super().__init__()
         self._rules = rules
 
-    def expand(
-        self, pages: beam.PCollection
-    ) -> tuple[beam.PCollection, beam.PCollection, beam.PCollection]:
-        out = (
+    def expand(self, stream: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
+        pages, rest = stream | "SplitPages" >> SplitPages()
+        kept = (
             pages
-            | "KeyByUrl" >> beam.Map(_by_normalized_url)
-            | "KeepOne" >> beam.CombinePerKey(KeepUrlCopyFn(self._rules))
-            | "Emit" >> beam.ParDo(_EmitKeptFn())
+            | "KeyByUrl" >> beam.Map(_ranked(self._rules))
+            | "KeepOne" >> beam.CombinePerKey(KeepUrlCopyFn())
+            | "Settle" >> beam.ParDo(_SettleFn())
         )
-        return out | "Split" >> SplitStage()
+        return kept, rest

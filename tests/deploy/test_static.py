@@ -60,6 +60,55 @@ def test_dockerfile_copies_only_existing_paths():
                 assert (REPO / src).exists(), f"Dockerfile copies missing {src}"
 
 
+# A Flex launcher tag as Google publishes them: a release date and a release candidate, in either
+# spelling seen on gcr.io/dataflow-templates-base (20240812-rc01, 20260122_RC00).
+_LAUNCHER_TAG = re.compile(r"^[0-9]{8}[-_](rc|RC)[0-9]{2}$")
+
+
+def _pin_problem(image: str) -> str | None:
+    """Why a ``FROM`` image is not pinned (a digest or a tag other than ``latest``), or None."""
+    if "@sha256:" in image:
+        return None
+    name, _, tag = image.rpartition(":")
+    if not name or "/" in tag:  # no tag at all (the colon was a registry port, or absent)
+        return f"{image}: no tag"
+    if tag == "latest":
+        return f"{image}: pinned to :latest"
+    return None
+
+
+def _from_images() -> list[str]:
+    return [line.split()[1] for line in _dockerfile_lines() if line.startswith("FROM ")]
+
+
+@pytest.mark.parametrize(
+    ("image", "ok"),
+    [
+        ("gcr.io/dataflow-templates-base/python311-template-launcher-base:latest", False),
+        ("gcr.io/dataflow-templates-base/python311-template-launcher-base", False),
+        ("localhost:5000/launcher", False),
+        ("gcr.io/dataflow-templates-base/python311-template-launcher-base:20240812-rc01", True),
+        ("apache/beam_python3.11_sdk@sha256:" + "0" * 64, True),
+    ],
+)
+def test_pin_check_refuses_latest_and_untagged(image, ok):
+    assert (_pin_problem(image) is None) == ok
+
+
+def test_every_base_image_is_pinned():
+    problems = [p for p in map(_pin_problem, _from_images()) if p]
+    assert not problems, problems
+
+
+def test_flex_launcher_is_the_python311_line_at_a_dated_tag():
+    launcher = next(i for i in _from_images() if "template-launcher-base" in i)
+    name, _, tag = launcher.rpartition(":")
+    assert name == "gcr.io/dataflow-templates-base/python311-template-launcher-base"
+    assert _LAUNCHER_TAG.match(tag), f"{tag} is not a dated launcher tag (YYYYMMDD-rcNN)"
+    # The README names the same tag, so a bump touches both.
+    assert tag in (DEPLOY / "README.md").read_text()
+
+
 def test_dockerfile_entrypoint_and_flex_launcher():
     lines = _dockerfile_lines()
     assert 'ENTRYPOINT ["/opt/apache/beam/boot"]' in lines
@@ -115,6 +164,8 @@ def test_metadata_parameters_are_real_valued_c4_build_flags():
         ("config", "en.noclean", "en_noclean"),
         ("c4_version", "2.2.0", "3.0.1x"),
         ("max_wet_files", "10", "0"),
+        ("blocklist_urls", "gs://my-bucket/blocklists/urls.txt", "/home/me/urls.txt"),
+        ("blocklist_domains", "gs://my-bucket/domains.txt", "domains.txt"),
     ],
 )
 def test_metadata_regexes_accept_and_refuse(name, good, bad):

@@ -10,6 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from filters.badwords import (
     ALLOWLIST,
@@ -297,3 +299,19 @@ def test_factored_line_regex_matches_like_tfds_plain_regex_on_real_lines():
                 assert ours.matches(lower) is expected, lower
                 hits += expected
     assert hits > 10
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(list("ab- \n\t.é_1")), max_size=12),
+    st.lists(st.text(alphabet=st.sampled_from(list("ab-é_1 ")), min_size=1, max_size=3)),
+)
+def test_page_rule_answers_like_tfds_regex_at_every_edge(text: str, words: list[str]):
+    # decide() searches " " + text with ``\W`` where TFDS has ``(?:\W|^)``: same answer, also for
+    # words at the very start or end, after a final newline, or made of non-word characters.
+    import re
+
+    words = sorted(set(words))
+    tfds = re.compile(r"(?:\W|^)(?:{})(?:\W|$)".format("|".join(re.escape(w) for w in words)))
+    result = PageBadwords({"en": words}).decide(text, "en", "u.com")
+    assert result.keep is (tfds.search(text.lower()) is None), (text, words)

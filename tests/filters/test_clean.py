@@ -362,3 +362,36 @@ def test_matches_reference_on_crafted_pages(reference_results: dict, rules: C4Ru
         assert _ours_in_legacy_names(row["text"], rules) == (row["clean"], row["counters"]), row[
             "text"
         ][:80]
+
+
+def test_policy_check_covers_exactly_the_policy_substrings():
+    # clean_page spells out two substrings and looks for the cookie ones only after "cookie".
+    from filters.clean import _COOKIE_POLICY, POLICY_SUBSTRINGS
+
+    assert {"terms of use", "privacy policy", *_COOKIE_POLICY} == set(POLICY_SUBSTRINGS)
+    assert all("cookie" in p for p in _COOKIE_POLICY)
+    for p in POLICY_SUBSTRINGS:
+        line = f"Some words before the {p.upper()} and after it."
+        assert clean(GOOD + line).counters.get("line-filtered:policy") == 1, p
+
+
+def test_sentence_minimum_equals_summed_punkt_counts_on_real_lines():
+    # The shortcut in clean_page (each kept line is worth one sentence, at_least on 1-2 lines)
+    # against the plain rule: sum of punkt counts over the kept lines >= 3.
+    import gzip
+    import random
+
+    from filters.clean import _has_min_sentences
+
+    lines = []
+    for path in REAL_WET:
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            lines.extend(s for s in (line.strip() for line in f) if len(s.split()) >= 5)
+    rng = random.Random(0)
+    outcomes = set()
+    for _ in range(3000):
+        kept = rng.sample(lines, rng.randint(0, 3))
+        expected = sum(PUNKT.count(line) for line in kept) >= 3
+        assert _has_min_sentences(kept, PUNKT) is expected, kept
+        outcomes.add((len(kept), expected))
+    assert outcomes >= {(1, True), (1, False), (2, True), (2, False), (0, False)}

@@ -300,3 +300,11 @@ def test_vote_counts_multiplicity():
     votes = dict(dedup.emit_line_keys(page("a", "A.\nb.\na."), R3))
     assert votes[dedup.line_hash("a.", R3)].owner_count == 2
     assert len(votes) == 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("aA É\u00e9\n\t.\u3000")), max_size=30))
+def test_page_line_hashes_are_line_hash_per_line(text: str):
+    for rules in (R3, R2):
+        expected = [dedup.line_hash(line, rules) for line in text.split("\n")]
+        assert dedup.page_line_hashes(text, rules) == expected

@@ -8,6 +8,8 @@ import threading
 
 import nltk
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from nltk.tokenize.punkt import PunktTokenizer
 
 from filters.sentences import PUNKT_DIR, load_punkt
@@ -115,3 +117,49 @@ def test_unknown_words_do_not_grow_the_tables():
     before = len(splitter._tokenizer._params.ortho_context)
     splitter.split("Zyxwvut qwertyuiop. Asdfghjk zxcvbnm. Plokijuh ygtfrdes.")
     assert len(splitter._tokenizer._params.ortho_context) == before
+
+
+def test_whole_pages_identical_to_nltk(nltk_punkt: PunktTokenizer):
+    # Dedup runs punkt on whole multi-line pages, where sentences may span lines.
+    splitter = load_punkt()
+    with gzip.open(C4_SAMPLE, "rt", encoding="utf-8") as f:
+        texts = [json.loads(row)["text"] for row, _ in zip(f, range(300), strict=False)]
+    for text in texts:
+        assert splitter.split(text) == nltk_punkt.tokenize(text)
+
+
+def test_untimed_patterns_are_nltks_own():
+    # The splitter drops only NLTK's timeout wrapper: the regexes themselves must be NLTK's.
+    from nltk.tokenize.punkt import PunktLanguageVars, PunktToken
+
+    from filters.sentences import _UntimedLanguageVars, _UntimedToken
+
+    stock, ours = PunktLanguageVars(), _UntimedLanguageVars()
+    pairs = [
+        (stock._word_tokenizer_re(), ours._word_tokenizer_re()),
+        (stock.period_context_re(), ours.period_context_re()),
+        (stock.re_boundary_realignment, ours.re_boundary_realignment),
+        *(
+            (getattr(PunktToken, name), getattr(_UntimedToken, name))
+            for name in ("_RE_ELLIPSIS", "_RE_NUMERIC", "_RE_INITIAL", "_RE_ALPHA")
+        ),
+    ]
+    for theirs, mine in pairs:
+        assert (mine.pattern, mine.flags) == (theirs.pattern, theirs.flags)
+        assert not hasattr(mine, "_rx")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1),
+        min_size=5,
+        max_size=12,
+    ),
+    st.sampled_from([" ", "\t", "\u3000", "  "]),
+)
+def test_any_text_with_words_has_a_sentence(words: list[str], sep: str):
+    # clean_page relies on it: a kept line (5+ words) adds at least one sentence to the count.
+    line = sep.join(words)
+    assume(line.split())
+    assert load_punkt().count(line) >= 1

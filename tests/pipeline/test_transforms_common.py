@@ -6,7 +6,8 @@ from filters.records import DeadLetter, Page
 from filters.spec import resolve_rules
 from filters.wet import iter_wet_path
 from pipeline.transforms.clean import _CleanFn
-from pipeline.transforms.common import PageStageFn, prefixed
+from pipeline.transforms.common import PageStageFn, Pending, prefixed
+from pipeline.transforms.length import _LengthFn
 from tests.conftest import REAL_WET
 
 
@@ -35,13 +36,36 @@ def test_a_failing_page_is_dead_lettered_with_its_provenance() -> None:
     assert out.excerpt == page.text[:200]
 
 
-def test_a_stage_emits_its_counters_then_its_page() -> None:
+def test_a_stage_counts_per_bundle_and_emits_one_dict_at_its_end() -> None:
+    fn = _LengthFn()
+    fn.start_bundle()
+    page = _first_page()
+    out = [x for _ in range(3) for x in fn.process(page)]
+    assert out == [page, page, page]
+    (counters,) = [w.value for w in fn.finish_bundle()]
+    assert counters == {"too-long-filter/passed": 3}
+    assert list(fn.finish_bundle()) == []
+
+
+def test_other_items_pass_through_a_stage() -> None:
+    fn = _LengthFn()
+    dead = DeadLetter("s", "f", 0, "r")
+    assert list(fn.process(dead)) == [dead]
+    assert list(fn.process({"a/b": 1})) == [{"a/b": 1}]
+
+
+def test_a_provisional_stage_records_its_decision_for_dedup_urls_to_settle() -> None:
     fn = _CleanFn(resolve_rules())
     fn.setup()
-    out = list(fn.process(_first_page()))
-    counters = [x for x in out if isinstance(x, dict)]
-    assert len(counters) == 1
-    assert all(k.startswith("clean-page/") for k in counters[0])
+    fn.start_bundle()
+    page = _first_page()
+    (pending,) = list(fn.process(page))
+    assert isinstance(pending, Pending)
+    assert pending.page.doc_id == page.doc_id
+    assert all(k.startswith("clean-page/") for k, _ in pending.counters)
+    assert list(fn.finish_bundle()) == []  # nothing counted until DedupUrls keeps this copy
+    dropped = pending._replace(keep=False)
+    assert list(fn.process(dropped)) == [dropped]
 
 
 def test_prefixed_keeps_namespaced_names_and_drops_zeros() -> None:

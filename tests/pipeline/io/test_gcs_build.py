@@ -21,7 +21,9 @@ import pytest
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from filters.spec import UsageError
 from pipeline.cli import main
+from pipeline.config import make_build_config
 from pipeline.io.expand import expand_remote
 from pipeline.io.gcs import EMULATOR_ENV, connect_anonymously_if_emulated
 from tests.conftest import EDGE_DIR, REAL_WET
@@ -124,6 +126,24 @@ def test_missing_gs_input_is_a_usage_error(
     assert main([*argv, f"gs://{_bucket('c4-out').name}/out"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("c4 build: --input: ") and len(err.strip().splitlines()) == 1
+
+
+def test_gs_blocklists_are_read_where_the_job_is_built(gcs: str) -> None:
+    # What a Flex Template launcher does: it has no local copy of the blocklist.
+    bucket = _bucket("c4-blocklist")
+    bucket.blob("lists/urls.txt").upload_from_string("# spam\nhttp://Example.com/a\n")
+    bucket.blob("lists/domains.txt").upload_from_string("example.org\n")
+    config = make_build_config(
+        [str(REAL_WET[0])],
+        "/tmp/unused",
+        blocklist_urls=f"gs://{bucket.name}/lists/urls.txt",
+        blocklist_domains=f"gs://{bucket.name}/lists/domains.txt",
+    )
+    assert len(config.blocklist_urls) == 1 and config.blocklist_domains == ("example.org",)
+    with pytest.raises(UsageError, match="--blocklist_urls: cannot read gs://"):
+        make_build_config(
+            [str(REAL_WET[0])], "/tmp/unused", blocklist_urls=f"gs://{bucket.name}/nope.txt"
+        )
 
 
 def test_gs_globs_prefixes_and_listings_expand(gcs: str) -> None:

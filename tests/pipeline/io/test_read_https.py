@@ -18,6 +18,7 @@ from filters.spec import resolve_rules
 from filters.wet import iter_wet_path
 from pipeline.config import InputFile
 from pipeline.io.http import FetchPolicy
+from pipeline.transforms.common import SplitStage
 from pipeline.transforms.read import DOWNLOAD_STAGE, INPUT_RECORDS, ReadWet
 from tests.conftest import REAL_WET
 from tests.pipeline.beam_harness import dump_to, load, sum_counters
@@ -33,7 +34,7 @@ def _read(
 ) -> tuple[list[Any], list[Any], dict[str, int]]:
     files = (InputFile(path=url, file_index=0, source_file=WET.name),)
     with beam.Pipeline("DirectRunner") as p:
-        pages, dead, counters = p | ReadWet(files, RULES, fetch=policy)
+        pages, dead, counters = p | ReadWet(files, RULES, fetch=policy) | SplitStage()
         assert_that(pages, dump_to(tmp / "pages.pkl"), label="Pages")
         assert_that(dead, dump_to(tmp / "dead.pkl"), label="Dead")
         assert_that(counters, dump_to(tmp / "counters.pkl"), label="Counters")
@@ -89,7 +90,7 @@ def test_the_cap_holds_across_beam_worker_threads(tmp_path: Path) -> None:
             server.faults[f"/{i}.wet.gz"] = ["slow"]
             files.append(InputFile(f"{server.url}/{i}.wet.gz", i, path.name))
         with beam.Pipeline("DirectRunner", options=options) as p:
-            pages, _, _ = p | ReadWet(tuple(files), RULES, fetch=policy)
+            pages, _, _ = p | ReadWet(tuple(files), RULES, fetch=policy) | SplitStage()
             assert_that(pages, dump_to(tmp_path / "pages.pkl"))
         assert server.max_in_flight == 1
         assert len(server.requests) == len(REAL_WET)
