@@ -8,9 +8,11 @@ waited for, and peak memory is the largest resident set of the process or a chil
 features) to the reference's output on that input before its figures count.
 
 Then ``c4 build`` with two DirectRunner workers (``--direct_running_mode multi_processing``)
-against one, in wall time, on the largest input.
+against one, in wall time, on ``--workers_mb`` of WET cut into ``--workers_files`` files (a crawl
+is many files; the runner reads one file per bundle, so one file leaves a worker idle while the
+other parses). The two-worker output must equal the one-worker output byte for byte.
 
-    python benchmarks/end_to_end.py [--sizes 10 40 85] [--reps 3] [--workers_mb 85]
+    python benchmarks/end_to_end.py [--sizes 10 40 85] [--reps 3] [--workers_mb 200]
 
 Writes benchmarks/results/end_to_end.json.
 """
@@ -18,6 +20,7 @@ Writes benchmarks/results/end_to_end.json.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import statistics
@@ -32,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks.clean_throughput import check_identical, features, wet_bytes  # noqa: E402
-from benchmarks.corpus import write_corpus  # noqa: E402
+from benchmarks.corpus import split_corpus, write_corpus  # noqa: E402
 from pipeline.formats.tfrecord import decode_example, read_tfrecord  # noqa: E402
 from tests.reference_runner import harness_command  # noqa: E402
 
@@ -78,8 +81,9 @@ def read_build(out: Path) -> list[dict[str, str]]:
     return sorted(docs, key=lambda d: d["url"])
 
 
-def ours_cmd(corpus: Path, out: Path, workers: int) -> list[str]:
-    cmd = [str(C4), "build", "--input", str(corpus), "--output", str(out)]
+def ours_cmd(corpus: Path | list[Path], out: Path, workers: int) -> list[str]:
+    inputs = [str(p) for p in corpus] if isinstance(corpus, list) else [str(corpus)]
+    cmd = [str(C4), "build", "--input", *inputs, "--output", str(out)]
     if workers > 1:
         cmd += ["--direct_num_workers", str(workers), "--direct_running_mode", "multi_processing"]
     return cmd
@@ -91,6 +95,19 @@ def run_ours(corpus: Path, workers: int, reference: list[dict[str, Any]]) -> dic
         figures = measure(ours_cmd(corpus, out, workers))
         check_identical(read_build(out), reference, VERSION)
     return figures
+
+
+def run_workers(corpus: list[Path], workers: int) -> tuple[dict[str, float], str]:
+    """One ``c4 build`` with ``workers`` DirectRunner workers: its figures and a digest of every
+    file it wrote but config.json (which names the output directory)."""
+    with tempfile.TemporaryDirectory(dir=RESULTS / "tmp") as tmp:
+        out = Path(tmp) / "out"
+        figures = measure(ours_cmd(corpus, out, workers))
+        digest = hashlib.sha256()
+        for path in sorted(out.rglob("*")):
+            if path.is_file() and path.name != "config.json":
+                digest.update(str(path.relative_to(out)).encode() + b"\0" + path.read_bytes())
+    return figures, digest.hexdigest()
 
 
 def run_theirs(corpus: Path) -> tuple[dict[str, float], list[dict[str, Any]]]:
@@ -122,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--reference_reps", type=int, default=None, help="default: --reps")
     ap.add_argument("--workers_mb", type=float, default=None, help="default: the largest size")
+    ap.add_argument("--workers_files", type=int, default=8, help="files the input is cut into")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--output", type=Path, default=RESULTS / "end_to_end.json")
     args = ap.parse_args(argv)
@@ -160,13 +178,15 @@ def main(argv: list[str] | None = None) -> int:
 
     workers_mb = args.workers_mb or max(args.sizes)
     corpus = corpus_path(workers_mb, args.seed)
-    known = dict(references)
-    reference = known[corpus] if corpus in known else run_theirs(corpus)[1]
+    parts = split_corpus(corpus, args.workers_files, RESULTS / "tmp" / f"{corpus.stem}-parts")
     scaling = {}
+    outputs = {}
     for workers in (1, 2):
-        scaling[str(workers)] = summarize(
-            [run_ours(corpus, workers, reference) for _ in range(args.reps)]
-        )
+        runs = [run_workers(parts, workers) for _ in range(args.reps)]
+        scaling[str(workers)] = summarize([figures for figures, _ in runs])
+        outputs[workers] = {digest for _, digest in runs}
+    if len(outputs[1] | outputs[2]) != 1:
+        raise SystemExit("two workers did not write the bytes one worker wrote")
     wall_1, wall_2 = (scaling[w]["median_wall_seconds"] for w in ("1", "2"))
     print(f"workers on {workers_mb:g} MB: 1 -> {wall_1:.1f}s wall, 2 -> {wall_2:.1f}s")
 
@@ -207,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "workers": {
             "wet_MB": round(wet_bytes([corpus]) / 1e6, 3),
+            "files": len(parts),
             "mode": "--direct_num_workers N --direct_running_mode multi_processing (N=2)",
             "by_workers": scaling,
             "wall_speedup_2_over_1": round(wall_1 / wall_2, 2),

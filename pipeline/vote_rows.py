@@ -99,29 +99,57 @@ def by_bucket(rows: np.ndarray, buckets: int) -> Iterator[tuple[int, bytes]]:
         yield int(part[0]), to_bytes(rows_part)
 
 
-def _digests(hi: np.ndarray, lo: np.ndarray) -> list[bytes]:
-    pairs = np.empty((len(hi), 2), dtype=">u8")
-    pairs[:, 0], pairs[:, 1] = hi, lo
-    data = pairs.tobytes()
-    return [data[i : i + 16] for i in range(0, len(data), 16)]
+PAIR = np.dtype([("o0", ">u8"), ("o1", ">u8"), ("k0", ">u8"), ("k1", ">u8")])
 
 
-def kept_by_owner(rows: np.ndarray, span: bool) -> Iterator[tuple[bytes, list[bytes]]]:
-    """``(owner, keys it keeps)`` for merged rows (``filters.dedup.loses``): the winner keeps a
-    line; a 1.0.0 window only if it occurs once in the winner (``skip_n=1`` spares one
-    occurrence, not one page)."""
+def owner_bucket(owner: bytes, buckets: int) -> int:
+    """The page bucket of an owner digest: its first 8 bytes (big-endian) modulo ``buckets``."""
+    return int.from_bytes(owner[:8], "big") % buckets
+
+
+def kept_by_bucket(rows: np.ndarray, span: bool, buckets: int) -> Iterator[tuple[int, bytes]]:
+    """``(page bucket, serialized (owner, key) pairs)`` of the keys winners keep, for merged rows
+    (``filters.dedup.loses``): the winner keeps a line; a 1.0.0 window only if it occurs once in
+    the winner (``skip_n=1`` spares one occurrence, not one page). Pages are grouped by
+    ``owner_bucket`` so one shuffle element carries the kept keys of many pages."""
     if span:
         rows = rows[rows["owner_count"] <= 1]
     if len(rows) == 0:
         return
-    r = rows[np.lexsort((rows["o1"], rows["o0"]))]
-    owners = _digests(r["o0"], r["o1"])
-    keys = _digests(r["k0"], r["k1"])
+    pairs = np.empty(len(rows), dtype=PAIR)
+    for name in ("o0", "o1", "k0", "k1"):
+        pairs[name] = rows[name]
+    bucket = pairs["o0"] % np.uint64(buckets)
+    order = np.argsort(bucket, kind="stable")
+    pairs, bucket = pairs[order], bucket[order]
+    cuts = np.flatnonzero(np.diff(bucket)) + 1
+    for part, pairs_part in zip(np.split(bucket, cuts), np.split(pairs, cuts), strict=True):
+        yield int(part[0]), pairs_part.astype(PAIR, copy=False).tobytes()
+
+
+def _digests(hi: np.ndarray, lo: np.ndarray) -> list[bytes]:
+    both = np.empty((len(hi), 2), dtype=">u8")
+    both[:, 0], both[:, 1] = hi, lo
+    data = both.tobytes()
+    return [data[i : i + 16] for i in range(0, len(data), 16)]
+
+
+def kept_keys(tables: Iterable[bytes]) -> dict[bytes, frozenset[bytes]]:
+    """Owner digest -> the keys it keeps, from ``kept_by_bucket`` tables of one page bucket."""
+    parts = [np.frombuffer(t, dtype=PAIR) for t in tables if t]
+    if not parts:
+        return {}
+    pairs = np.concatenate(parts)
+    pairs = pairs[np.lexsort((pairs["o1"], pairs["o0"]))]
+    owners = _digests(pairs["o0"], pairs["o1"])
+    keys = _digests(pairs["k0"], pairs["k1"])
+    out = {}
     start = 0
-    for i in range(1, len(r) + 1):
-        if i == len(r) or owners[i] != owners[start]:
-            yield owners[start], keys[start:i]
+    for i in range(1, len(pairs) + 1):
+        if i == len(pairs) or owners[i] != owners[start]:
+            out[owners[start]] = frozenset(keys[start:i])
             start = i
+    return out
 
 
 def key_counters(rows: np.ndarray, major: int, span: bool) -> dict[str, int]:

@@ -9,17 +9,18 @@ Two shuffles, both on 16-byte md5 digests (``filters.dedup``), never a set of al
    ``CombinePerKey(VoteRowsCombineFn)``, which merges the tables of a bucket. A line that occurs
    10^6 times costs one vote per bundle (hot keys are free), and the shuffle carries a few
    tables per bundle instead of one element per line.
-2. The keys each winner KEEPS, grouped as ``(owner, keys)`` per bucket, are joined
-   (``CoGroupByKey``) with the pages keyed by their owner digest; a page loses every key of its
-   own that it was not sent. A page's group holds at most its own keys, so no group grows with
-   the corpus.
+2. The keys each winner KEEPS, as tables of ``(owner, key)`` rows per *page bucket* (a hash
+   range of the owner digests), are joined (``CoGroupByKey``) with the pages keyed by their page
+   bucket; a page loses every key of its own that it was not sent. A group holds the pages of
+   one bucket and only their keys, and buckets grow with the input (below), so no group grows
+   with the corpus; one element carries the keys of many pages.
 
 Shipping kept keys rather than lost ones is what makes step 1 a combine: knowing every loser of a
 key needs all of its votes in one place (a GroupByKey), knowing the winner does not.
 
-Vote buckets (``vote_buckets``) grow with the number of input files: a sample run has a handful
-of buckets (few, large lists), a crawl of 64k files has 2^20 (about 10^4 keys per bucket), so no
-bucket outgrows a worker.
+Buckets (``vote_buckets``, the same number for votes and pages) grow with the number of input
+files: a sample run has a handful (few, large tables), a crawl of 64k files has 2^20 (about 10^4
+keys and a few thousand pages per bucket), so no bucket outgrows a worker.
 """
 
 from __future__ import annotations
@@ -43,10 +44,6 @@ from pipeline.transforms.common import (
     SplitPages,
     is_counters,
 )
-
-Key = bytes
-Owner = bytes
-
 
 # Votes a bundle collects before it merges and ships them (44 bytes each as rows).
 FLUSH_VOTES = 200_000
@@ -131,17 +128,18 @@ class _KeysFn(beam.DoFn):
 
 
 class _KeptByWinnerFn(CountingDoFn):
-    """``(bucket, merged table)`` -> ``(winner, keys it keeps)``; legacy counters."""
+    """``(vote bucket, merged table)`` -> ``(page bucket, the (winner, key) pairs kept)``."""
 
-    def __init__(self, rules: C4Rules) -> None:
+    def __init__(self, rules: C4Rules, buckets: int) -> None:
         super().__init__()
         self._rules = rules
+        self._buckets = buckets
 
-    def process(self, item: tuple[int, bytes]) -> Iterator[tuple[Owner, list[Key]]]:
+    def process(self, item: tuple[int, bytes]) -> Iterator[tuple[int, bytes]]:
         rows = vote_rows.from_bytes(item[1])
         span = self._rules.dedup_unit == "span"
         self.count(vote_rows.key_counters(rows, self._rules.major, span))
-        yield from vote_rows.kept_by_owner(rows, span)
+        yield from vote_rows.kept_by_bucket(rows, span, self._buckets)
 
 
 class _ApplyFn(PageStageFn):
@@ -176,16 +174,19 @@ class _ApplyFn(PageStageFn):
 
     def process(self, item: Any) -> Iterator[Any]:  # type: ignore[override]
         _, grouped = item
-        # One page per owner digest after URL dedup; more would be two URLs with one md5.
-        self._kept = frozenset(key for keys in grouped["kept"] for key in keys)
+        kept = vote_rows.kept_keys(grouped["kept"])
+        empty: frozenset[bytes] = frozenset()
         for packed in grouped["page"]:
-            yield from super().process(unpack(packed))
-        self._kept = frozenset()
+            page = unpack(packed)
+            # One page per owner digest after URL dedup; more would be two URLs with one md5.
+            self._kept = kept.get(dedup.owner_digest(page, self._rules), empty)
+            yield from super().process(page)
+        self._kept = empty
 
 
-def _by_owner(rules: C4Rules) -> Any:
-    def key(page: Page) -> tuple[Owner, bytes]:
-        return dedup.owner_digest(page, rules), pack(page)
+def _by_page_bucket(rules: C4Rules, buckets: int) -> Any:
+    def key(page: Page) -> tuple[int, bytes]:
+        return vote_rows.owner_bucket(dedup.owner_digest(page, rules), buckets), pack(page)
 
     return key
 
@@ -210,11 +211,11 @@ class DedupText(beam.PTransform):
             pages
             | "EmitKeys" >> beam.ParDo(_KeysFn(rules, self._buckets))
             | "SmallestOwner" >> beam.CombinePerKey(VoteRowsCombineFn())
-            | "KeptByWinner" >> beam.ParDo(_KeptByWinnerFn(rules))
+            | "KeptByWinner" >> beam.ParDo(_KeptByWinnerFn(rules, self._buckets))
         )
         kept = winners | "KeptPairs" >> beam.Filter(_is_pair)
         key_counters = winners | "KeyCounters" >> beam.Filter(is_counters)
-        keyed = pages | "KeyByOwner" >> beam.Map(_by_owner(rules))
+        keyed = pages | "KeyByPageBucket" >> beam.Map(_by_page_bucket(rules, self._buckets))
         out = (
             {"page": keyed, "kept": kept}
             | "JoinKept" >> beam.CoGroupByKey()

@@ -69,8 +69,14 @@ def test_kept_keys_and_counters_equal_the_per_key_rules(version: str) -> None:
             expected.setdefault(vote.owner, set()).add(key)
         for name, n in dedup.key_counters(vote, rules).items():
             counters[name] = counters.get(name, 0) + n
-    got = {owner: set(keys) for owner, keys in vote_rows.kept_by_owner(merged, span)}
+    tables = list(vote_rows.kept_by_bucket(merged, span, 3))
+    got = {}
+    for bucket, table in tables:
+        for owner, keys in vote_rows.kept_keys([table]).items():
+            assert vote_rows.owner_bucket(owner, 3) == bucket
+            got[owner] = set(keys)
     assert got == expected
+    assert vote_rows.kept_keys(t for _, t in tables) == {k: frozenset(v) for k, v in got.items()}
     assert vote_rows.key_counters(merged, rules.major, span) == {
         k: v for k, v in counters.items() if rules.major < 3
     }
@@ -90,5 +96,6 @@ def test_empty_tables() -> None:
     empty = vote_rows.rows_of([], [], [])
     assert len(vote_rows.merge(empty)) == 0
     assert list(vote_rows.by_bucket(empty, 4)) == []
-    assert list(vote_rows.kept_by_owner(empty, False)) == []
+    assert list(vote_rows.kept_by_bucket(empty, False, 4)) == []
+    assert vote_rows.kept_keys([b""]) == {}
     assert vote_rows.merge_bytes([b"", b""]) == b""
