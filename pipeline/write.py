@@ -286,23 +286,32 @@ def shard_paths(output_dir: str, rules: C4Rules, split: str, index: int, count: 
 
 
 def shard_lineage_bytes(
-    pages: Sequence[Page], rules: C4Rules, split: str, index: int, count: int
+    pages: Sequence[Page],
+    rules: C4Rules,
+    split: str,
+    index: int,
+    count: int,
+    sizes: Sequence[int] | None = None,
 ) -> bytes:
-    """The lineage file of one shard (``pipeline/lineage.py``): its documents, in shard order."""
+    """The lineage file of one shard (``pipeline/lineage.py``): its documents, in shard order.
+
+    ``sizes`` are the serialized sizes of the pages' examples, if the caller has them.
+    """
     tfrecord_rel, parquet_rel = (
         lineage.relative("DIR", path) for path in shard_paths("DIR", rules, split, index, count)
     )
+    if sizes is None:
+        sizes = [len(tfrecord.encode_example(example_features(p, rules))) for p in pages]
     rows = [
-        lineage.lineage_row(page, url, size, split, i, tfrecord_rel, parquet_rel)
-        for i, (page, url, size) in enumerate(_urls_and_sizes(pages, rules))
+        lineage.lineage_row(page, url_of(page, rules), size, split, i, tfrecord_rel, parquet_rel)
+        for i, (page, size) in enumerate(zip(pages, sizes, strict=True))
     ]
     return lineage.lineage_bytes(rows)
 
 
-def _urls_and_sizes(pages: Sequence[Page], rules: C4Rules) -> Iterator[tuple[Page, str, int]]:
-    for page in pages:
-        features = example_features(page, rules)
-        yield page, features["url"], len(tfrecord.encode_example(features))
+def url_of(page: Page, rules: C4Rules) -> str:
+    """The ``url`` feature of a page's example."""
+    return str(example_features(page, rules)["url"])
 
 
 def lineage_file(output_dir: str, split: str, index: int, count: int) -> str:
@@ -328,13 +337,12 @@ class _WriteShardFn(beam.DoFn):
         ordered = [(key, unpack(packed)) for key, packed in sorted(examples, key=lambda kp: kp[0])]
         check_unique_keys(split, ordered, self._rules)
         rules = self._rules
-        num_bytes = 0
+        sizes: list[int] = []
 
         def framed() -> Iterator[bytes]:
-            nonlocal num_bytes
             for _, page in ordered:
                 data = tfrecord.encode_example(example_features(page, rules))
-                num_bytes += len(data)
+                sizes.append(len(data))
                 yield tfrecord.frame_record(data)
 
         # Planned names; the finalize step renames them only if some shard came out empty.
@@ -344,7 +352,7 @@ class _WriteShardFn(beam.DoFn):
         parquet_io.write_parquet(buffer, (parquet_row(page, rules) for _, page in ordered))
         write_atomic(parquet_path, buffer.getvalue())
         pages = [page for _, page in ordered]
-        lineage_data = shard_lineage_bytes(pages, rules, split, shard, num_shards)
+        lineage_data = shard_lineage_bytes(pages, rules, split, shard, num_shards, sizes)
         write_atomic(lineage_file(self._output_dir, split, shard, num_shards), lineage_data)
         yield {
             "kind": "shard",
@@ -352,7 +360,7 @@ class _WriteShardFn(beam.DoFn):
             "shard": shard,
             "num_shards": num_shards,
             "num_examples": len(ordered),
-            "num_bytes": num_bytes,
+            "num_bytes": sum(sizes),
             "text_bytes": sum(len(page.text.encode("utf-8")) for _, page in ordered),
         }
 

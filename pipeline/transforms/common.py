@@ -14,9 +14,10 @@ there too, for the Dataflow UI.
 
 Why ``Pending``: the stages between URL dedup and line dedup (paragraph filter, clean) run
 *before* the URL-dedup shuffle, on every copy of a URL, so that the shuffle carries cleaned text
-(a fifth of the raw bytes) instead of raw pages. Their decisions wait in a ``Pending`` record and
-``DedupUrls`` settles them for the one copy it keeps; the others' counters are discarded, so every
-counter and every document is what the version's order (C4_SPEC §1.1) gives.
+(under a third of the raw bytes on our corpora) instead of raw pages. Their decisions wait in a
+``Pending`` record and ``DedupUrls`` settles them for the one copy it keeps; the others' counters
+are discarded, so every counter and every document is what the version's order (C4_SPEC §1.1)
+gives. The price: the copies a URL dedup drops are cleaned too (2 % of pages in our corpora).
 """
 
 from __future__ import annotations
@@ -57,10 +58,6 @@ class Pending(NamedTuple):
 def prefixed(namespace: str, counters: Mapping[str, int]) -> Counters:
     """``{"passed": 1}`` -> ``{"clean-page/passed": 1}``; names that carry a namespace stay."""
     return {(k if "/" in k else f"{namespace}/{k}"): v for k, v in counters.items() if v}
-
-
-def is_page(x: object) -> bool:
-    return isinstance(x, Page)
 
 
 def is_page_or_pending(x: object) -> bool:
