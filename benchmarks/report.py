@@ -88,7 +88,8 @@ def render(results: Path = RESULTS) -> str:
         walls = {k: v["median_wall_seconds"] for k, v in w["by_workers"].items()}
         out += [
             "",
-            f"DirectRunner workers on {w['wet_MB']:g} MB ({w['mode']}): 1 worker "
+            f"DirectRunner workers on {w['wet_MB']:g} MB in {w.get('files', 1)} file(s) "
+            f"({w['mode']}; outputs byte-identical): 1 worker "
             f"{walls['1']:.1f} s wall, 2 workers {walls['2']:.1f} s: "
             f"{w['wall_speedup_2_over_1']:.2f}x (target >= 1.7x).",
             "",

@@ -18,8 +18,10 @@ import json
 import threading
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import tldextract
+if TYPE_CHECKING:  # imported where used: 0.3 s that builds of other configs need not pay
+    import tldextract
 
 REALNEWS_DOMAINS_PATH = (
     Path(__file__).resolve().parent / "data" / "realnews" / "domain_to_allowed_subdomains.json"
@@ -41,6 +43,8 @@ RealNewsDomains = Mapping[str, "bool | list[str]"]
 
 def offline_extractor() -> tldextract.TLDExtract:
     """A ``TLDExtract`` on the suffix list bundled with tldextract, with no fetch and no cache."""
+    import tldextract
+
     return tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
 
 
