@@ -47,6 +47,8 @@ from pipeline.transforms.common import (
 
 # Votes a bundle collects before it merges and ships them (44 bytes each as rows).
 FLUSH_VOTES = 200_000
+# Tables an accumulator holds before it merges them.
+MERGE_EVERY = 16
 # Vote buckets per input file, and their bounds (module doc).
 BUCKETS_PER_FILE = 8
 MAX_BUCKETS = 1 << 20
@@ -55,9 +57,6 @@ MAX_BUCKETS = 1 << 20
 def vote_buckets(n_files: int) -> int:
     """How many vote buckets a build over ``n_files`` input files uses."""
     return max(BUCKETS_PER_FILE, min(MAX_BUCKETS, BUCKETS_PER_FILE * n_files))
-
-
-MERGE_EVERY = 16
 
 
 class VoteRowsCombineFn(beam.CombineFn):

@@ -72,3 +72,23 @@ def test_other_configs_equal_run_local(config: str, tmp_path: Path) -> None:
     assert beam_docs or config == "realnewslike"
     beam_counters = {k: v for k, v in got.counters.items() if not k.startswith("input/")}
     assert beam_counters == {k: v for k, v in local.counters.items() if v}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("version", VERSIONS)
+def test_cleaning_before_the_url_shuffle_counts_only_the_kept_copies(
+    version: str, tmp_path: Path
+) -> None:
+    # A corpus made from real records, with re-spelled URLs (benchmarks/corpus.py): clean_page runs
+    # on every copy before DedupUrls, and only the kept copy's decisions may count.
+    from benchmarks.corpus import write_corpus
+
+    corpus = tmp_path / "corpus.warc.wet.gz"
+    write_corpus(corpus, 1.0, seed=3)
+    config = make_build_config([str(corpus)], str(tmp_path / "out"), c4_version=version)
+    got = run_collections(config, tmp_path / "collected")
+    local = run_local([str(corpus)], resolve_rules("en", version))
+    assert local.counters.get("duplicate-url-filter/filtered", 0) > 0  # copies were dropped
+    assert doc_rows(got.docs, version) == _local_rows(local.docs, version)
+    beam_counters = {k: v for k, v in got.counters.items() if not k.startswith("input/")}
+    assert beam_counters == {k: v for k, v in local.counters.items() if v}
