@@ -90,13 +90,17 @@ def by_bucket(rows: np.ndarray, buckets: int) -> Iterator[tuple[int, bytes]]:
     (big-endian) modulo ``buckets``."""
     if len(rows) == 0:
         return
-    bucket = rows["k0"] % np.uint64(buckets)
+    for bucket, part in _split_by(rows, rows["k0"] % np.uint64(buckets)):
+        yield bucket, to_bytes(part)
+
+
+def _split_by(rows: np.ndarray, bucket: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """``(bucket, its rows)`` for every bucket value present, in increasing order."""
     order = np.argsort(bucket, kind="stable")
-    sorted_rows, sorted_bucket = rows[order], bucket[order]
-    cuts = np.flatnonzero(np.diff(sorted_bucket)) + 1
-    parts = zip(np.split(sorted_bucket, cuts), np.split(sorted_rows, cuts), strict=True)
-    for part, rows_part in parts:
-        yield int(part[0]), to_bytes(rows_part)
+    rows, bucket = rows[order], bucket[order]
+    cuts = np.flatnonzero(np.diff(bucket)) + 1
+    for part, rows_part in zip(np.split(bucket, cuts), np.split(rows, cuts), strict=True):
+        yield int(part[0]), rows_part
 
 
 PAIR = np.dtype([("o0", ">u8"), ("o1", ">u8"), ("k0", ">u8"), ("k1", ">u8")])
@@ -119,12 +123,8 @@ def kept_by_bucket(rows: np.ndarray, span: bool, buckets: int) -> Iterator[tuple
     pairs = np.empty(len(rows), dtype=PAIR)
     for name in ("o0", "o1", "k0", "k1"):
         pairs[name] = rows[name]
-    bucket = pairs["o0"] % np.uint64(buckets)
-    order = np.argsort(bucket, kind="stable")
-    pairs, bucket = pairs[order], bucket[order]
-    cuts = np.flatnonzero(np.diff(bucket)) + 1
-    for part, pairs_part in zip(np.split(bucket, cuts), np.split(pairs, cuts), strict=True):
-        yield int(part[0]), pairs_part.astype(PAIR, copy=False).tobytes()
+    for bucket, part in _split_by(pairs, pairs["o0"] % np.uint64(buckets)):
+        yield bucket, part.astype(PAIR, copy=False).tobytes()
 
 
 def _digests(hi: np.ndarray, lo: np.ndarray) -> list[bytes]:

@@ -291,17 +291,13 @@ def shard_lineage_bytes(
     split: str,
     index: int,
     count: int,
-    sizes: Sequence[int] | None = None,
+    sizes: Sequence[int],
 ) -> bytes:
-    """The lineage file of one shard (``pipeline/lineage.py``): its documents, in shard order.
-
-    ``sizes`` are the serialized sizes of the pages' examples, if the caller has them.
-    """
+    """The lineage file of one shard (``pipeline/lineage.py``): its documents, in shard order,
+    with ``sizes``, the serialized sizes of their examples."""
     tfrecord_rel, parquet_rel = (
         lineage.relative("DIR", path) for path in shard_paths("DIR", rules, split, index, count)
     )
-    if sizes is None:
-        sizes = [len(tfrecord.encode_example(example_features(p, rules))) for p in pages]
     rows = [
         lineage.lineage_row(page, url_of(page, rules), size, split, i, tfrecord_rel, parquet_rel)
         for i, (page, size) in enumerate(zip(pages, sizes, strict=True))

@@ -142,7 +142,8 @@ class _KeptByWinnerFn(CountingDoFn):
 
 
 class _ApplyFn(PageStageFn):
-    """``(owner, {"page": [Page], "kept": [key...]})`` -> the page without the keys it lost."""
+    """``(page bucket, {"page": [(owner, packed page)], "kept": [kept-pair tables]})`` -> each
+    page without the keys it lost."""
 
     def __init__(self, rules: C4Rules) -> None:
         super().__init__()
@@ -175,17 +176,17 @@ class _ApplyFn(PageStageFn):
         _, grouped = item
         kept = vote_rows.kept_keys(grouped["kept"])
         empty: frozenset[bytes] = frozenset()
-        for packed in grouped["page"]:
-            page = unpack(packed)
+        for owner, packed in grouped["page"]:
             # One page per owner digest after URL dedup; more would be two URLs with one md5.
-            self._kept = kept.get(dedup.owner_digest(page, self._rules), empty)
-            yield from super().process(page)
+            self._kept = kept.get(owner, empty)
+            yield from super().process(unpack(packed))
         self._kept = empty
 
 
 def _by_page_bucket(rules: C4Rules, buckets: int) -> Any:
-    def key(page: Page) -> tuple[int, bytes]:
-        return vote_rows.owner_bucket(dedup.owner_digest(page, rules), buckets), pack(page)
+    def key(page: Page) -> tuple[int, tuple[bytes, bytes]]:
+        owner = dedup.owner_digest(page, rules)
+        return vote_rows.owner_bucket(owner, buckets), (owner, pack(page))
 
     return key
 
