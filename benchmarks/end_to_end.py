@@ -150,13 +150,19 @@ def main(argv: list[str] | None = None) -> int:
     for mb in args.sizes:
         corpus = corpus_path(mb, args.seed)
         real_mb = wet_bytes([corpus]) / 1e6
-        # The reference first: every run of ours is checked against its output.
-        theirs_runs = [run_theirs(corpus) for _ in range(args.reference_reps or args.reps)]
+        # The reference first (every run of ours is checked against its output), then the two
+        # alternate, so that a machine whose speed drifts slows both sides alike.
+        theirs_runs = [run_theirs(corpus)]
         reference = theirs_runs[0][1]
+        ours = []
+        for rep in range(max(args.reps, args.reference_reps or args.reps)):
+            if rep < args.reps:
+                ours.append(run_ours(corpus, 1, reference))
+            if rep + 1 < (args.reference_reps or args.reps):
+                theirs_runs.append(run_theirs(corpus))
         if any(docs != reference for _, docs in theirs_runs):
             raise SystemExit(f"the reference is not deterministic on {corpus}")
         theirs = [figures for figures, _ in theirs_runs]
-        ours = [run_ours(corpus, 1, reference) for _ in range(args.reps)]
         row = {
             "wet_MB": round(real_mb, 3),
             "documents": len(reference),
@@ -181,10 +187,13 @@ def main(argv: list[str] | None = None) -> int:
     parts = split_corpus(corpus, args.workers_files, RESULTS / "tmp" / f"{corpus.stem}-parts")
     scaling = {}
     outputs = {}
+    runs: dict[int, list[tuple[dict[str, float], str]]] = {1: [], 2: []}
+    for _ in range(args.reps):  # alternating, as above
+        for workers in (1, 2):
+            runs[workers].append(run_workers(parts, workers))
     for workers in (1, 2):
-        runs = [run_workers(parts, workers) for _ in range(args.reps)]
-        scaling[str(workers)] = summarize([figures for figures, _ in runs])
-        outputs[workers] = {digest for _, digest in runs}
+        scaling[str(workers)] = summarize([figures for figures, _ in runs[workers]])
+        outputs[workers] = {digest for _, digest in runs[workers]}
     if len(outputs[1] | outputs[2]) != 1:
         raise SystemExit("two workers did not write the bytes one worker wrote")
     wall_1, wall_2 = (scaling[w]["median_wall_seconds"] for w in ("1", "2"))

@@ -18,6 +18,8 @@ from filters.spec import UsageError
 
 USAGE = "usage: c4 {build,mask,vocab,trace,forget,submit,estimate} ..."
 NOT_YET: tuple[str, ...] = ()
+# The commands that run or submit a Beam pipeline (pipeline/startup.py imports Beam for them).
+BEAM_COMMANDS = ("build", "mask", "vocab", "trace", "forget", "submit")
 _LOG = logging.getLogger("pipeline.cli")
 
 
@@ -190,6 +192,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(USAGE, file=sys.stderr if not args else sys.stdout)
         return 2 if not args else 0
     command, rest = args[0], args[1:]
+    if command in BEAM_COMMANDS:
+        from pipeline.startup import import_beam
+
+        import_beam()
     if command == "build":
         return run_build(rest)
     if command in ("trace", "forget"):

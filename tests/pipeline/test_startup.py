@@ -1,0 +1,104 @@
+"""pipeline/startup.py: a c4 process imports Beam without what it never uses, and still works."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import apache_beam as beam
+import pytest
+from apache_beam.transforms import userstate
+from apache_beam.transforms.userstate import BagStateSpec
+
+from pipeline import startup
+
+
+def _fresh_python(code: str) -> subprocess.CompletedProcess[str]:
+    """``code`` in a new interpreter (this one has imported Beam and pandas long ago)."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_fresh_process_imports_beam_without_the_unused_modules() -> None:
+    run = _fresh_python(
+        """
+        import importlib.util, sys
+        from pipeline.startup import UNUSED, UNUSED_BY_BEAM_IMPORT, import_beam
+        import_beam()
+        import apache_beam as beam
+        print("loaded:", sorted(m for m in UNUSED + UNUSED_BY_BEAM_IMPORT if m in sys.modules))
+        # pandas stays unavailable, and pyarrow (Cython) works without it.
+        try:
+            import pandas
+            print("pandas: imported")
+        except ModuleNotFoundError as exc:
+            print("pandas:", exc)
+        import pyarrow as pa
+        print("pyarrow:", pa.table({"a": [1, 2]}).num_rows)
+        # The Beam integrations are declined only while Beam is imported.
+        if importlib.util.find_spec("google.cloud.bigquery") is not None:
+            import apache_beam.io.gcp.bigquery
+        print("bigquery: importable")
+        with beam.Pipeline() as p:
+            p | beam.Create([1, 2]) | beam.Map(lambda x: x)
+        print("ran")
+        """
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = run.stdout.splitlines()
+    assert "loaded: []" in out
+    assert "pandas: pandas is not used by c4" in out
+    assert "pyarrow: 2" in out
+    assert "bigquery: importable" in out
+    assert "ran" in out
+    assert "bson" not in run.stderr  # Beam's MongoDB warning is not shown to a c4 user
+
+
+def test_a_process_that_imported_beam_is_left_alone() -> None:
+    finders = list(sys.meta_path)
+    introspect = userstate.get_dofn_specs
+    startup.import_beam()
+    assert sys.meta_path == finders
+    assert userstate.get_dofn_specs is introspect
+
+
+class _Stateful(beam.DoFn):
+    def process(
+        self,
+        kv: tuple[str, int],
+        seen: object = beam.DoFn.StateParam(BagStateSpec("seen", beam.coders.VarIntCoder())),
+    ) -> None:
+        pass
+
+
+class _Plain(beam.DoFn):
+    def process(self, x: int) -> None:
+        pass
+
+
+def test_dofn_specs_are_introspected_once_per_dofn_with_the_same_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[object] = []
+    introspect = userstate.get_dofn_specs
+
+    def counting(dofn: object) -> object:
+        calls.append(dofn)
+        return introspect(dofn)
+
+    monkeypatch.setattr(userstate, "get_dofn_specs", counting)
+    startup._remember_dofn_specs()
+    stateful, plain = _Stateful(), _Plain()
+    for _ in range(3):
+        assert userstate.is_stateful_dofn(stateful)
+        assert not userstate.is_stateful_dofn(plain)
+    state_specs, timer_specs = userstate.get_dofn_specs(stateful)
+    assert [s.name for s in state_specs] == ["seen"] and not timer_specs
+    assert calls == [stateful, plain]  # once each
+    assert userstate.get_dofn_specs(_Plain()) == (set(), set())  # a new instance: asked again
+    assert len(calls) == 3
