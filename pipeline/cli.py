@@ -195,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command in BEAM_COMMANDS:
         from pipeline.startup import import_beam
 
-        import_beam()
+        import_beam(rest, dataflow=command == "submit")
     if command == "build":
         return run_build(rest)
     if command in ("trace", "forget"):

@@ -1,17 +1,22 @@
 """Start a ``c4`` process without work it does not need: unused libraries, repeated introspection.
 
-When they are installed (a development install has them: the test readers pull in pandas),
-``import apache_beam`` also imports pandas (for Beam DataFrame type hints), pymongo and bson
-(MongoDB IO), and BigQuery with Pub/Sub IO (``apache_beam.io``'s star-imports); pyarrow imports
-pandas the first time it converts a Python list. ``c4`` uses none of them, and they cost ~0.9
-CPU-s in every process, a fifth of a small build's start-up (``docs/benchmarks.md``, "Where the
-time goes"). Beam and pyarrow guard each of these imports with ``except ImportError``, so a
-finder first on ``sys.meta_path`` that refuses them makes them skip them. (``None`` in
-``sys.modules`` would not do: Cython's import, which pyarrow's is, takes that ``None`` as the
-module.)
+``import apache_beam`` imports every integration that is installed: pandas (for Beam DataFrame
+type hints; a development install has pandas, the test readers pull it in), pymongo and bson
+(MongoDB IO), BigQuery with Pub/Sub IO (``apache_beam.io``'s star-imports), the Google Cloud
+Storage client (Beam's ``gs://`` filesystem) and the Dataflow API client (``DataflowRunner``);
+pyarrow imports pandas the first time it converts a Python list. Together that is ~1.2 of the
+~1.9 CPU-s Beam's import costs, in every ``c4`` process (``docs/benchmarks.md``, "Where the time
+goes"). Beam and pyarrow guard each of these imports with ``except ImportError``, so a finder
+first on ``sys.meta_path`` that refuses them makes them skip them. (``None`` in ``sys.modules``
+would not do: Cython's import, which pyarrow's is, takes that ``None`` as the module.)
 
-pandas stays unavailable for the life of the process; the Beam integrations only while Beam is
-imported (``apache_beam.io.gcp.bigquery`` can still be imported explicitly afterwards).
+What is declined, and for how long:
+
+- pandas: for the life of the process; nothing ``c4`` runs in its own process uses it.
+- MongoDB, BigQuery, Pub/Sub IO: while Beam is imported (they can be imported explicitly later).
+- Beam's GCS filesystem: while Beam is imported, when no argument names a ``gs://`` path and the
+  runner is not Dataflow. Importing ``apache_beam.io.gcp.gcsfilesystem`` later registers it.
+- The Dataflow API client: while Beam is imported, when the runner is not Dataflow.
 
 Beam also asks ~14 times per ParDo, while it builds, translates and runs a graph, which state and
 timer parameters the DoFn declares, each time by ``inspect.signature`` on every method of it:
@@ -31,10 +36,10 @@ from importlib.abc import MetaPathFinder
 from importlib.machinery import ModuleSpec
 from typing import Any
 
-# Unavailable for the whole process: nothing c4 runs in its own process needs pandas.
-UNUSED = ("pandas",)
-# Unavailable while Beam is imported.
-UNUSED_BY_BEAM_IMPORT = ("pymongo", "bson", "apache_beam.io.gcp.bigquery")
+UNUSED: tuple[str, ...] = ("pandas",)
+UNUSED_BY_BEAM_IMPORT: tuple[str, ...] = ("pymongo", "bson", "apache_beam.io.gcp.bigquery")
+GCS: tuple[str, ...] = ("apache_beam.io.gcp.gcsfilesystem",)
+DATAFLOW: tuple[str, ...] = ("google.cloud.dataflow",)
 # Without bson, Beam's MongoDB module logs a warning when imported; nobody asked for MongoDB.
 _MONGO_LOGGER = "apache_beam.io.mongodbio"
 
@@ -51,18 +56,48 @@ class _Unavailable(MetaPathFinder):
         return None
 
 
-def import_beam() -> None:
-    """``import apache_beam`` without the modules above, unless Beam is imported already."""
+def declined_during_import(argv: Sequence[str], dataflow: bool = False) -> tuple[str, ...]:
+    """The modules Beam is imported without, for a command with arguments ``argv``.
+
+    Args:
+        argv: the command's arguments (``--runner X`` or ``--runner=X`` names the runner).
+        dataflow: the command submits to Dataflow whatever its arguments (``c4 submit``).
+    """
+    dataflow = dataflow or "dataflow" in (_runner(argv) or "").lower()
+    declined = UNUSED_BY_BEAM_IMPORT
+    if not dataflow:
+        declined += DATAFLOW
+        if not any("gs://" in arg for arg in argv):
+            declined += GCS
+    return declined
+
+
+def _runner(argv: Sequence[str]) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg == "--runner" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--runner="):
+            return arg.partition("=")[2]
+    return None
+
+
+def import_beam(argv: Sequence[str] = (), dataflow: bool = False) -> None:
+    """``import apache_beam`` without the modules above, unless Beam is imported already.
+
+    Args:
+        argv: the command's arguments, which say whether it needs GCS or Dataflow.
+        dataflow: the command submits to Dataflow whatever its arguments (``c4 submit``).
+    """
     if "apache_beam" in sys.modules:
         return
     sys.meta_path.insert(0, _Unavailable([n for n in UNUSED if n not in sys.modules]))
-    during_import = _Unavailable(UNUSED_BY_BEAM_IMPORT)
+    during_import = _Unavailable(declined_during_import(argv, dataflow))
     sys.meta_path.insert(0, during_import)
     mongo_log = logging.getLogger(_MONGO_LOGGER)
     level = mongo_log.level
     mongo_log.setLevel(logging.ERROR)
     try:
-        import apache_beam  # noqa: F401
+        import apache_beam.io.filesystems  # noqa: F401  # Beam, and the filesystems it can have
     finally:
         sys.meta_path.remove(during_import)
         mongo_log.setLevel(level)

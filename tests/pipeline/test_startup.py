@@ -28,10 +28,14 @@ def test_a_fresh_process_imports_beam_without_the_unused_modules() -> None:
     run = _fresh_python(
         """
         import importlib.util, sys
-        from pipeline.startup import UNUSED, UNUSED_BY_BEAM_IMPORT, import_beam
-        import_beam()
+        from pipeline.startup import UNUSED, declined_during_import, import_beam
+        import_beam(["--input", "x.wet.gz"])
         import apache_beam as beam
-        print("loaded:", sorted(m for m in UNUSED + UNUSED_BY_BEAM_IMPORT if m in sys.modules))
+        from apache_beam.io.filesystems import FileSystems
+        named = UNUSED + declined_during_import([])
+        print("loaded:", sorted(m for m in named if m in sys.modules))
+        schemes = [c.scheme() for c in beam.io.filesystem.FileSystem.get_all_subclasses()]
+        print("gs before:", "gs" in schemes)
         # pandas stays unavailable, and pyarrow (Cython) works without it.
         try:
             import pandas
@@ -40,10 +44,11 @@ def test_a_fresh_process_imports_beam_without_the_unused_modules() -> None:
             print("pandas:", exc)
         import pyarrow as pa
         print("pyarrow:", pa.table({"a": [1, 2]}).num_rows)
-        # The Beam integrations are declined only while Beam is imported.
+        # The rest is declined only while Beam is imported.
         if importlib.util.find_spec("google.cloud.bigquery") is not None:
             import apache_beam.io.gcp.bigquery
-        print("bigquery: importable")
+        import apache_beam.io.gcp.gcsfilesystem
+        print("gs after:", FileSystems.get_filesystem("gs://bucket/x").scheme())
         with beam.Pipeline() as p:
             p | beam.Create([1, 2]) | beam.Map(lambda x: x)
         print("ran")
@@ -52,11 +57,50 @@ def test_a_fresh_process_imports_beam_without_the_unused_modules() -> None:
     assert run.returncode == 0, run.stderr[-3000:]
     out = run.stdout.splitlines()
     assert "loaded: []" in out
+    assert "gs before: False" in out
     assert "pandas: pandas is not used by c4" in out
     assert "pyarrow: 2" in out
-    assert "bigquery: importable" in out
+    assert "gs after: gs" in out
     assert "ran" in out
     assert "bson" not in run.stderr  # Beam's MongoDB warning is not shown to a c4 user
+    assert "GCSFileSystem" not in run.stderr  # nor a warning about the declined filesystem
+
+
+@pytest.mark.parametrize(
+    ("argv", "dataflow", "gcs", "dataflow_api"),
+    [
+        ([], False, False, False),
+        (["--input", "a.wet.gz", "--output", "out"], False, False, False),
+        (["--output", "gs://bucket/out"], False, True, False),
+        (["--blocklist_urls=gs://bucket/urls.txt"], False, True, False),
+        (["--runner", "DataflowRunner"], False, True, True),
+        (["--runner=dataflow"], False, True, True),
+        (["--runner", "DaskRunner"], False, False, False),
+        ([], True, True, True),  # c4 submit
+    ],
+)
+def test_gcs_and_dataflow_are_kept_when_the_command_may_use_them(
+    argv: list[str], dataflow: bool, gcs: bool, dataflow_api: bool
+) -> None:
+    declined = startup.declined_during_import(argv, dataflow=dataflow)
+    assert set(startup.UNUSED_BY_BEAM_IMPORT) <= set(declined)
+    assert (not set(startup.GCS) & set(declined)) == gcs
+    assert (not set(startup.DATAFLOW) & set(declined)) == dataflow_api
+
+
+def test_a_dataflow_command_gets_beam_with_gcs_and_the_dataflow_client() -> None:
+    run = _fresh_python(
+        """
+        from pipeline.startup import import_beam
+        import_beam(["--runner", "DataflowRunner", "--output", "gs://bucket/out"])
+        from apache_beam.io.filesystems import FileSystems
+        from apache_beam.runners.dataflow import dataflow_runner
+        print("gs:", FileSystems.get_filesystem("gs://bucket/x").scheme())
+        print("dataflow api:", dataflow_runner.dataflow_api is not None)
+        """
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.splitlines() == ["gs: gs", "dataflow api: True"]
 
 
 def test_a_process_that_imported_beam_is_left_alone() -> None:
