@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def make_runner(name: str) -> Any:
-    """A runner instance: our fixed DaskRunner for ``DaskRunner``, else Beam's by name.
+    """A runner instance: our fixed DaskRunner for ``DaskRunner``, the DirectRunner on the
+    FnApiRunner only for ``DirectRunner`` (``pipeline/direct_runner.py``), else Beam's by name.
 
     Raises:
         UsageError: Beam knows no runner of that name.
@@ -51,6 +52,10 @@ def make_runner(name: str) -> Any:
         from pipeline.runners import C4DaskRunner
 
         return C4DaskRunner()
+    if name in ("DirectRunner", "C4DirectRunner"):
+        from pipeline.direct_runner import C4DirectRunner
+
+        return C4DirectRunner()
     from apache_beam.runners.runner import create_runner
 
     try:

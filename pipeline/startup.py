@@ -88,10 +88,25 @@ def import_beam(argv: Sequence[str] = (), dataflow: bool = False) -> None:
         argv: the command's arguments, which say whether it needs GCS or Dataflow.
         dataflow: the command submits to Dataflow whatever its arguments (``c4 submit``).
     """
+    import_beam_without(declined_during_import(argv, dataflow))
+
+
+_declined: tuple[str, ...] = ()
+
+
+def declined_here() -> tuple[str, ...]:
+    """What this process's Beam import declined (for worker processes to do the same)."""
+    return _declined
+
+
+def import_beam_without(declined: Sequence[str]) -> None:
+    """``import apache_beam`` without ``UNUSED`` and, while Beam is imported, ``declined``;
+    nothing if Beam is imported already."""
+    global _declined
     if "apache_beam" in sys.modules:
         return
     sys.meta_path.insert(0, _Unavailable([n for n in UNUSED if n not in sys.modules]))
-    during_import = _Unavailable(declined_during_import(argv, dataflow))
+    during_import = _Unavailable(declined)
     sys.meta_path.insert(0, during_import)
     mongo_log = logging.getLogger(_MONGO_LOGGER)
     level = mongo_log.level
@@ -101,6 +116,7 @@ def import_beam(argv: Sequence[str] = (), dataflow: bool = False) -> None:
     finally:
         sys.meta_path.remove(during_import)
         mongo_log.setLevel(level)
+    _declined = tuple(declined)
     _remember_dofn_specs()
 
 

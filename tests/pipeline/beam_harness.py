@@ -16,6 +16,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that
 
 from pipeline.build import C4Collections, build_collections
+from pipeline.cli import make_runner
 from pipeline.config import BuildConfig
 
 
@@ -66,6 +67,8 @@ def run_collections(
     """
     tmp.mkdir(parents=True, exist_ok=True)
     out = tmp / "all.pkl"
+    if isinstance(runner, str):  # the runner c4 build would use under that name
+        runner = make_runner(runner)
     pipeline = beam.Pipeline(runner=runner, options=PipelineOptions(list(options)))
     c: C4Collections = build_collections(pipeline, config)
     tagged = (

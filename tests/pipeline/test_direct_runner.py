@@ -1,0 +1,48 @@
+"""pipeline/direct_runner.py: the DirectRunner c4 uses is the FnApiRunner, never Prism, and its
+subprocess workers start through pipeline.sdk_worker."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import apache_beam as beam
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.runners.portability import prism_runner
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipeline.cli import make_runner
+from pipeline.direct_runner import C4DirectRunner, worker_command
+
+
+def _worker_facts(_: Any) -> tuple[int, str, bool]:
+    return os.getpid(), os.path.basename(sys.argv[0]), "pandas" in sys.modules
+
+
+def test_directrunner_is_the_fnapi_runner_and_never_tries_prism(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_prism(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("Prism was tried (it downloads its binary when it can)")
+
+    monkeypatch.setattr(prism_runner.PrismRunner, "run_pipeline", no_prism)
+    runner = make_runner("DirectRunner")
+    assert isinstance(runner, C4DirectRunner)
+    with beam.Pipeline(runner=runner) as p:
+        out = p | beam.Create([1, 2, 3]) | beam.Map(lambda x: x * 2)
+        assert_that(out, equal_to([2, 4, 6]))
+
+
+def test_multi_processing_workers_start_through_pipeline_sdk_worker() -> None:
+    assert worker_command().split()[1:3] == ["-m", "pipeline.sdk_worker"]
+    options = PipelineOptions(
+        ["--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
+    )
+    here = os.getpid()
+    with beam.Pipeline(runner=C4DirectRunner(), options=options) as p:
+        facts = p | beam.Create(list(range(4))) | beam.Reshuffle() | beam.Map(_worker_facts)
+        programs = facts | "Program" >> beam.Map(lambda f: (f[1], f[2], f[0] != here))
+        # Each worker ran pipeline/sdk_worker.py as __main__, in its own process, without pandas.
+        assert_that(programs | beam.Distinct(), equal_to([("sdk_worker.py", False, True)]))
