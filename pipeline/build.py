@@ -25,6 +25,7 @@ import apache_beam as beam
 from filters.lineage import Request
 from pipeline.config import BuildConfig
 from pipeline.io.http import FetchPolicy
+from pipeline.packing import codec_for
 from pipeline.transforms.badwords import FilterBadwords
 from pipeline.transforms.clean import CleanPages
 from pipeline.transforms.common import is_counters, is_dead_letter, is_doc, is_not_doc
@@ -77,13 +78,14 @@ def stage_labels(config: BuildConfig) -> list[str]:
 
 def _stage(config: BuildConfig, label: str) -> beam.PTransform:
     rules = config.rules
+    codec = codec_for(config.runner)  # how pages cross the shuffles (pipeline/packing.py)
     return {
         "FilterLength": FilterLength,
         "FilterRealnews": lambda: FilterRealnews(rules),
-        "DedupUrls": lambda: DedupUrls(rules),
+        "DedupUrls": lambda: DedupUrls(rules, codec),
         "FilterParagraphs": FilterParagraphs,
         "CleanPages": lambda: CleanPages(rules),
-        "DedupText": lambda: DedupText(rules, vote_buckets(len(config.inputs))),
+        "DedupText": lambda: DedupText(rules, vote_buckets(len(config.inputs)), codec),
         "FilterLanguage": lambda: FilterLanguage(rules, config.language_detector),
         "FilterBadwords": lambda: FilterBadwords(rules),
     }[label]()
