@@ -25,7 +25,6 @@ import apache_beam as beam
 from filters.lineage import Request
 from pipeline.config import BuildConfig
 from pipeline.io.http import FetchPolicy
-from pipeline.packing import codec_for
 from pipeline.transforms.badwords import FilterBadwords
 from pipeline.transforms.clean import CleanPages
 from pipeline.transforms.common import is_counters, is_dead_letter, is_doc, is_not_doc
@@ -78,14 +77,13 @@ def stage_labels(config: BuildConfig) -> list[str]:
 
 def _stage(config: BuildConfig, label: str) -> beam.PTransform:
     rules = config.rules
-    codec = codec_for(config.runner)  # how pages cross the shuffles (pipeline/packing.py)
     return {
         "FilterLength": FilterLength,
         "FilterRealnews": lambda: FilterRealnews(rules),
-        "DedupUrls": lambda: DedupUrls(rules, codec),
+        "DedupUrls": lambda: DedupUrls(rules),
         "FilterParagraphs": FilterParagraphs,
         "CleanPages": lambda: CleanPages(rules),
-        "DedupText": lambda: DedupText(rules, vote_buckets(len(config.inputs)), codec),
+        "DedupText": lambda: DedupText(rules, vote_buckets(len(config.inputs))),
         "FilterLanguage": lambda: FilterLanguage(rules, config.language_detector),
         "FilterBadwords": lambda: FilterBadwords(rules),
     }[label]()

@@ -38,7 +38,7 @@ from filters.records import DeadLetter, Page
 from filters.spec import C4Rules
 from pipeline import lineage, summary
 from pipeline.formats import parquet_io, tfds_layout, tfrecord
-from pipeline.packing import codec_for, pack, unpack
+from pipeline.packing import pack, unpack
 
 # Bytes of a dead letter's excerpt kept in the JSONL (the record itself stays in the WET file).
 MAX_EXCERPT_CHARS = 200
@@ -63,9 +63,6 @@ class WriteConfig(Protocol):
 
     @property
     def inputs(self) -> tuple[Any, ...]: ...
-
-    @property
-    def runner(self) -> str: ...
 
     def to_json(self) -> str: ...
 
@@ -209,12 +206,12 @@ def bucket_of(sort_key: int) -> int:
 Keyed = tuple[tuple[str, int], tuple[int, int, bytes]]
 
 
-def _key_example(split_page: tuple[str, Page], rules: C4Rules, codec: str) -> Keyed:
+def _key_example(split_page: tuple[str, Page], rules: C4Rules) -> Keyed:
     split, page = split_page
     features = example_features(page, rules)
     size = len(tfrecord.encode_example(features))
     sort_key = tfds_layout.example_sort_key(split, features["url"])
-    return (split, bucket_of(sort_key)), (sort_key, size, pack(page, codec))
+    return (split, bucket_of(sort_key)), (sort_key, size, pack(page))
 
 
 class _TotalsFn(beam.CombineFn):
@@ -567,11 +564,10 @@ class WriteC4(beam.PTransform):
         self._num_shards = config.num_shards
         self._resolved = json.loads(config.to_json())
         self._inputs = input_names(config.inputs)
-        self._codec = codec_for(config.runner)
 
     def expand(self, colls: C4CollectionsLike) -> beam.PCollection:
         rules, num_shards = self._rules, self._num_shards
-        keyed = colls.docs | "KeyExamples" >> beam.Map(_key_example, rules, self._codec)
+        keyed = colls.docs | "KeyExamples" >> beam.Map(_key_example, rules=rules)
         plans = (
             keyed
             # Only (sort key, size) travels: a runner that does not lift combiners ships values.

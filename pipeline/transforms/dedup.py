@@ -36,7 +36,7 @@ from filters.records import Page
 from filters.sentences import load_punkt
 from filters.spec import C4Rules
 from pipeline import vote_rows
-from pipeline.packing import ZSTD, pack, unpack
+from pipeline.packing import pack, unpack
 from pipeline.transforms.common import (
     Counters,
     CountingDoFn,
@@ -183,10 +183,10 @@ class _ApplyFn(PageStageFn):
         self._kept = empty
 
 
-def _by_page_bucket(rules: C4Rules, buckets: int, codec: str) -> Any:
+def _by_page_bucket(rules: C4Rules, buckets: int) -> Any:
     def key(page: Page) -> tuple[int, tuple[bytes, bytes]]:
         owner = dedup.owner_digest(page, rules)
-        return vote_rows.owner_bucket(owner, buckets), (owner, pack(page, codec))
+        return vote_rows.owner_bucket(owner, buckets), (owner, pack(page))
 
     return key
 
@@ -199,11 +199,10 @@ class DedupText(beam.PTransform):
     """A union stream -> ``(stream, side)``: duplicated text removed across pages, and the items
     it passed by or counted elsewhere (dead letters, counters), kept apart from the pages."""
 
-    def __init__(self, rules: C4Rules, buckets: int = BUCKETS_PER_FILE, codec: str = ZSTD) -> None:
+    def __init__(self, rules: C4Rules, buckets: int = BUCKETS_PER_FILE) -> None:
         super().__init__()
         self._rules = rules
         self._buckets = buckets
-        self._codec = codec
 
     def expand(self, stream: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
         rules = self._rules
@@ -216,9 +215,7 @@ class DedupText(beam.PTransform):
         )
         kept = winners | "KeptPairs" >> beam.Filter(_is_pair)
         key_counters = winners | "KeyCounters" >> beam.Filter(is_counters)
-        keyed = pages | "KeyByPageBucket" >> beam.Map(
-            _by_page_bucket(rules, self._buckets, self._codec)
-        )
+        keyed = pages | "KeyByPageBucket" >> beam.Map(_by_page_bucket(rules, self._buckets))
         out = (
             {"page": keyed, "kept": kept}
             | "JoinKept" >> beam.CoGroupByKey()

@@ -21,7 +21,7 @@ import apache_beam as beam
 from filters import dedup
 from filters.records import Page
 from filters.spec import C4Rules
-from pipeline.packing import ZSTD, pack, unpack
+from pipeline.packing import pack, unpack
 from pipeline.transforms.common import CountingDoFn, Pending, SplitPages
 
 Copy = Page | Pending
@@ -79,10 +79,10 @@ class _SettleFn(CountingDoFn):
             yield copy.page
 
 
-def _ranked(rules: C4Rules, codec: str) -> Any:
+def _ranked(rules: C4Rules) -> Any:
     def key(copy: Copy) -> tuple[str, tuple[Rank, bytes]]:
         page = _page_of(copy)
-        return page.normalized_url, (dedup.url_dedup_rank(page, rules), pack(copy, codec))
+        return page.normalized_url, (dedup.url_dedup_rank(page, rules), pack(copy))
 
     return key
 
@@ -91,16 +91,15 @@ class DedupUrls(beam.PTransform):
     """A union stream -> ``(stream, side)``: one page per normalized URL, and the items it
     passed by (dead letters, counters), kept apart so the pages are not copied to merge them."""
 
-    def __init__(self, rules: C4Rules, codec: str = ZSTD) -> None:
+    def __init__(self, rules: C4Rules) -> None:
         super().__init__()
         self._rules = rules
-        self._codec = codec
 
     def expand(self, stream: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
         pages, rest = stream | "SplitPages" >> SplitPages()
         kept = (
             pages
-            | "KeyByUrl" >> beam.Map(_ranked(self._rules, self._codec))
+            | "KeyByUrl" >> beam.Map(_ranked(self._rules))
             | "KeepOne" >> beam.CombinePerKey(KeepUrlCopyFn())
             | "Settle" >> beam.ParDo(_SettleFn())
         )
