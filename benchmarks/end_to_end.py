@@ -5,7 +5,9 @@ included: ``c4 build`` (DirectRunner, one worker) and ``tfds_c4_reference.py --r
 (the TFDS reference, DirectRunner). CPU seconds are user + sys of the process and every child it
 waited for, and peak memory is the largest resident set of the process or a child (GNU
 ``/usr/bin/time``). Every run of ours is checked identical (url, text, split and the 3.1.0
-features) to the reference's output on that input before its figures count.
+features) to the reference's output on that input before its figures count. After the first
+reference run, ours and the reference's alternate (as the one- and two-worker runs do): the
+machine's speed drifts, and alternating spreads the drift over both sides.
 
 Then ``c4 build`` with two DirectRunner workers (``--direct_running_mode multi_processing``)
 against one, in wall time, on ``--workers_mb`` of WET cut into ``--workers_files`` files (a crawl
