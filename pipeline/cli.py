@@ -94,6 +94,7 @@ def _build(argv: Sequence[str]) -> int:
     from pipeline.io.gcs import connect_anonymously_if_emulated
     from pipeline.io.output import check_remote_output_dir
     from pipeline.io.urls import is_remote
+    from pipeline.startup import register_gcs_if_needed
 
     try:
         args, beam_args = build_parser().parse_known_args(list(argv))
@@ -120,6 +121,7 @@ def _build(argv: Sequence[str]) -> int:
             max_concurrent_downloads=args.max_concurrent_downloads,
             download_attempts=args.download_attempts,
         )
+        register_gcs_if_needed([*(f.path for f in config.inputs), config.output_dir])
         if is_remote(config.output_dir):
             check_remote_output_dir(config.output_dir, config.config, config.c4_version)
         runner = make_runner(args.runner)

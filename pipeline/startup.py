@@ -15,7 +15,8 @@ What is declined, and for how long:
 - pandas: for the life of the process; nothing ``c4`` runs in its own process uses it.
 - MongoDB, BigQuery, Pub/Sub IO: while Beam is imported (they can be imported explicitly later).
 - Beam's GCS filesystem: while Beam is imported, when no argument names a ``gs://`` path and the
-  runner is not Dataflow. Importing ``apache_beam.io.gcp.gcsfilesystem`` later registers it.
+  runner is not Dataflow; ``c4 build`` registers it after all when a listing file names
+  ``gs://`` inputs (``register_gcs_if_needed``).
 - The Dataflow API client: while Beam is imported, when the runner is not Dataflow.
 
 Beam also asks ~14 times per ParDo, while it builds, translates and runs a graph, which state and
@@ -31,7 +32,7 @@ from __future__ import annotations
 import logging
 import sys
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from importlib.abc import MetaPathFinder
 from importlib.machinery import ModuleSpec
 from typing import Any
@@ -95,8 +96,17 @@ _declined: tuple[str, ...] = ()
 
 
 def declined_here() -> tuple[str, ...]:
-    """What this process's Beam import declined (for worker processes to do the same)."""
-    return _declined
+    """What this process's Beam import declined and nothing imported since (for worker processes
+    to do the same)."""
+    return tuple(name for name in _declined if name not in sys.modules)
+
+
+def register_gcs_if_needed(paths: Iterable[str]) -> None:
+    """Registers Beam's ``gs://`` filesystem when one of ``paths`` needs it and no argument said
+    so (a local listing of ``gs://`` WET files): Beam finds filesystems by subclass, so importing
+    the module is enough."""
+    if any(path.startswith("gs://") for path in paths):
+        import apache_beam.io.gcp.gcsfilesystem  # noqa: F401
 
 
 def import_beam_without(declined: Sequence[str]) -> None:

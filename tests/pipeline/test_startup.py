@@ -88,6 +88,23 @@ def test_gcs_and_dataflow_are_kept_when_the_command_may_use_them(
     assert (not set(startup.DATAFLOW) & set(declined)) == dataflow_api
 
 
+def test_gcs_named_only_by_a_listing_is_registered_for_the_build_and_its_workers() -> None:
+    run = _fresh_python(
+        """
+        from pipeline import startup
+        from pipeline.startup import GCS, declined_here, import_beam, register_gcs_if_needed
+        import_beam(["--input", "local-listing.txt"])
+        print("declined before:", set(GCS) <= set(declined_here()))
+        register_gcs_if_needed(["/tmp/a.wet.gz", "gs://bucket/b.warc.wet.gz"])
+        from apache_beam.io.filesystems import FileSystems
+        print("gs:", FileSystems.get_filesystem("gs://bucket/x").scheme())
+        print("declined after:", bool(set(GCS) & set(declined_here())))
+        """
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.splitlines() == ["declined before: True", "gs: gs", "declined after: False"]
+
+
 def test_a_dataflow_command_gets_beam_with_gcs_and_the_dataflow_client() -> None:
     run = _fresh_python(
         """
