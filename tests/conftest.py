@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 # cld3-py's gcld3 segfaults when it is first imported after TensorFlow (protobuf symbols clash);
 # imported first, both work. Tests import TensorFlow to read our output back, so load gcld3 here,
@@ -30,3 +32,23 @@ def shared_dir() -> Path:
 def real_wet_files() -> list[Path]:
     assert REAL_WET, f"no WET files under {WET_DIR}"
     return REAL_WET
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _beam_direct_runner_is_the_fnapi_runner() -> Iterator[None]:
+    """Tests that build ``beam.Pipeline()`` get Beam's DirectRunner, which tries Prism first and
+    downloads its binary where a network allows (``pipeline/direct_runner.py``). They run on what
+    ``c4`` runs instead: the FnApiRunner, never downloading."""
+    from apache_beam.runners.direct import direct_runner
+
+    from pipeline.direct_runner import C4DirectRunner
+
+    switching = direct_runner.SwitchingDirectRunner
+    original = switching.run_pipeline
+
+    def run_pipeline(self: Any, pipeline: Any, options: Any) -> Any:
+        return C4DirectRunner().run_pipeline(pipeline, options)
+
+    switching.run_pipeline = run_pipeline  # type: ignore[method-assign]
+    yield
+    switching.run_pipeline = original  # type: ignore[method-assign]

@@ -46,3 +46,14 @@ def test_multi_processing_workers_start_through_pipeline_sdk_worker() -> None:
         programs = facts | "Program" >> beam.Map(lambda f: (f[1], f[2], f[0] != here))
         # Each worker ran pipeline/sdk_worker.py as __main__, in its own process, without pandas.
         assert_that(programs | beam.Distinct(), equal_to([("sdk_worker.py", False, True)]))
+
+
+def test_beams_own_directrunner_runs_on_the_fnapi_runner_in_tests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_prism(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("Prism was tried")
+
+    monkeypatch.setattr(prism_runner.PrismRunner, "run_pipeline", no_prism)
+    with beam.Pipeline() as p:  # Beam's default runner, as many unit tests use it
+        assert_that(p | beam.Create([1]) | beam.Map(lambda x: x + 1), equal_to([2]))
