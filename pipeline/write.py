@@ -109,7 +109,7 @@ def example_features(page: Page, rules: C4Rules) -> dict[str, str]:
 def parquet_row(page: Page, rules: C4Rules) -> dict[str, Any]:
     """The Parquet row of one document: the features plus where it came from."""
     return {
-        "url": example_features(page, rules)["url"],
+        "url": url_of(page, rules),
         "text": page.text,
         "timestamp": page.timestamp,
         "content_type": page.content_type,

@@ -21,13 +21,18 @@ def _worker_facts(_: Any) -> tuple[int, str, bool]:
     return os.getpid(), os.path.basename(sys.argv[0]), "pandas" in sys.modules
 
 
-def test_directrunner_is_the_fnapi_runner_and_never_tries_prism(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    def no_prism(*args: Any, **kwargs: Any) -> None:
-        raise AssertionError("Prism was tried (it downloads its binary when it can)")
+@pytest.fixture
+def no_prism(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Prism fails the test if anything tries it (it downloads its binary when it can)."""
 
-    monkeypatch.setattr(prism_runner.PrismRunner, "run_pipeline", no_prism)
+    def tried(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("Prism was tried")
+
+    monkeypatch.setattr(prism_runner.PrismRunner, "run_pipeline", tried)
+
+
+@pytest.mark.usefixtures("no_prism")
+def test_directrunner_is_the_fnapi_runner_and_never_tries_prism() -> None:
     runner = make_runner("DirectRunner")
     assert isinstance(runner, C4DirectRunner)
     with beam.Pipeline(runner=runner) as p:
@@ -48,12 +53,7 @@ def test_multi_processing_workers_start_through_pipeline_sdk_worker() -> None:
         assert_that(programs | beam.Distinct(), equal_to([("sdk_worker.py", False, True)]))
 
 
-def test_beams_own_directrunner_runs_on_the_fnapi_runner_in_tests(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    def no_prism(*args: Any, **kwargs: Any) -> None:
-        raise AssertionError("Prism was tried")
-
-    monkeypatch.setattr(prism_runner.PrismRunner, "run_pipeline", no_prism)
+@pytest.mark.usefixtures("no_prism")
+def test_beams_own_directrunner_runs_on_the_fnapi_runner_in_tests() -> None:
     with beam.Pipeline() as p:  # Beam's default runner, as many unit tests use it
         assert_that(p | beam.Create([1]) | beam.Map(lambda x: x + 1), equal_to([2]))
