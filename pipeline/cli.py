@@ -87,13 +87,12 @@ def run_build(argv: Sequence[str]) -> int:
 
 
 def _build(argv: Sequence[str]) -> int:
-    from apache_beam.options.pipeline_options import PipelineOptions
-
     from pipeline.config import make_build_config
     from pipeline.io.expand import expand_remote
     from pipeline.io.gcs import connect_anonymously_if_emulated
     from pipeline.io.output import check_remote_output_dir
     from pipeline.io.urls import is_remote
+    from pipeline.options import run_options
     from pipeline.startup import register_gcs_if_needed
 
     try:
@@ -125,7 +124,7 @@ def _build(argv: Sequence[str]) -> int:
         if is_remote(config.output_dir):
             check_remote_output_dir(config.output_dir, config.config, config.c4_version)
         runner = make_runner(args.runner)
-        options = PipelineOptions(list(beam_args))
+        options = run_options(beam_args)
     except UsageError as exc:
         print(f"c4 build: {exc}", file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@ line is a Beam option and passes through untouched.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from typing import Any
 
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -15,6 +16,19 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from filters.spec import CONFIGS, DEFAULT_CONFIG, DEFAULT_VERSION, VERSIONS
 
 DETECTOR_CHOICES = ("langdetect-rs", "langdetect", "cld3")
+# Beam checks every transform's type hints while the graph is built (0.2 CPU-s of a build's
+# ~2.4 s start, docs/benchmarks.md). The graph is built with that check on by the test suite;
+# a run skips repeating it unless asked with --pipeline_type_check.
+TYPE_CHECK_FLAGS = ("--pipeline_type_check", "--no_pipeline_type_check")
+
+
+def run_options(beam_args: Sequence[str]) -> PipelineOptions:
+    """The Beam options of a ``c4 build`` or ``c4 mask`` run: ``beam_args``, with Beam's
+    construction-time type check off unless they name it."""
+    args = list(beam_args)
+    if not any(arg in TYPE_CHECK_FLAGS for arg in args):
+        args.insert(0, "--no_pipeline_type_check")
+    return PipelineOptions(args)
 
 
 def add_build_arguments(parser: Any) -> None:

@@ -245,9 +245,8 @@ def _run_graph(build: Any, runner: Any, options: Any) -> None:
 
 def run_mask(argv: Sequence[str]) -> int:
     """``c4 mask``: parse, validate, run; prints what was written."""
-    from apache_beam.options.pipeline_options import PipelineOptions
-
     from pipeline.cli import make_runner
+    from pipeline.options import run_options
 
     try:
         args, beam_args = mask_parser().parse_known_args(list(argv))
@@ -267,7 +266,7 @@ def run_mask(argv: Sequence[str]) -> int:
             epoch=args.epoch,
         )
         runner = make_runner(args.runner)
-        options = PipelineOptions(list(beam_args))
+        options = run_options(beam_args)
     except UsageError as exc:
         print(f"c4 mask: {exc}", file=sys.stderr)
         return 2

@@ -55,17 +55,29 @@ class Pending(NamedTuple):
     dead: DeadLetter | None = None
 
 
+class Settled(NamedTuple):
+    """A page ``DedupUrls`` kept, with the packed copy it was kept as, for ``DedupText``.
+
+    ``DedupText`` reads the page's lines before its join and ships the page through the join;
+    shipping ``packed`` (``pipeline/packing.py``; a ``Page`` or a ``Pending`` whose page is
+    ``page``) saves packing every page a second time.
+    """
+
+    page: Page
+    packed: bytes
+
+
 def prefixed(namespace: str, counters: Mapping[str, int]) -> Counters:
     """``{"passed": 1}`` -> ``{"clean-page/passed": 1}``; names that carry a namespace stay."""
     return {(k if "/" in k else f"{namespace}/{k}"): v for k, v in counters.items() if v}
 
 
 def is_page_or_pending(x: object) -> bool:
-    return isinstance(x, Page | Pending)
+    return isinstance(x, Page | Pending | Settled)
 
 
 def is_not_page(x: object) -> bool:
-    return not isinstance(x, Page | Pending)
+    return not isinstance(x, Page | Pending | Settled)
 
 
 def is_dead_letter(x: object) -> bool:
@@ -166,7 +178,8 @@ class PageStageFn(CountingDoFn):
 
 
 class SplitPages(beam.PTransform):
-    """A union stream -> ``(pages, everything else)``; pages are ``Page`` or ``Pending``."""
+    """A union stream -> ``(pages, everything else)``; pages are ``Page``, ``Pending`` or
+    ``Settled``."""
 
     def expand(self, stream: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
         pages = stream | "Pages" >> beam.Filter(is_page_or_pending)

@@ -41,6 +41,8 @@ from pipeline.transforms.common import (
     Counters,
     CountingDoFn,
     PageStageFn,
+    Pending,
+    Settled,
     SplitPages,
     is_counters,
 )
@@ -103,7 +105,8 @@ class _KeysFn(beam.DoFn):
     def start_bundle(self) -> None:
         self._keys, self._owners, self._counts = [], [], []
 
-    def process(self, page: Page) -> Iterator[tuple[int, bytes]]:
+    def process(self, item: Page | Settled) -> Iterator[tuple[int, bytes]]:
+        page = item.page if isinstance(item, Settled) else item
         if self._rules.dedup_unit == "span":
             votes = dedup.emit_window_keys(page, self._rules, self._sentences)
         else:
@@ -142,8 +145,8 @@ class _KeptByWinnerFn(CountingDoFn):
 
 
 class _ApplyFn(PageStageFn):
-    """``(page bucket, {"page": [(owner, packed page)], "kept": [kept-pair tables]})`` -> each
-    page without the keys it lost."""
+    """``(page bucket, {"page": [(owner, packed copy)], "kept": [kept-pair tables]})`` -> each
+    page without the keys it lost (a packed copy is a ``Page`` or a settled ``Pending``)."""
 
     def __init__(self, rules: C4Rules) -> None:
         super().__init__()
@@ -179,14 +182,19 @@ class _ApplyFn(PageStageFn):
         for owner, packed in grouped["page"]:
             # One page per owner digest after URL dedup; more would be two URLs with one md5.
             self._kept = kept.get(owner, empty)
-            yield from super().process(unpack(packed))
+            copy = unpack(packed)
+            yield from super().process(copy.page if isinstance(copy, Pending) else copy)
         self._kept = empty
 
 
 def _by_page_bucket(rules: C4Rules, buckets: int) -> Any:
-    def key(page: Page) -> tuple[int, tuple[bytes, bytes]]:
+    def key(item: Page | Settled) -> tuple[int, tuple[bytes, bytes]]:
+        if isinstance(item, Settled):
+            page, packed = item
+        else:
+            page, packed = item, pack(item)
         owner = dedup.owner_digest(page, rules)
-        return vote_rows.owner_bucket(owner, buckets), (owner, pack(page))
+        return vote_rows.owner_bucket(owner, buckets), (owner, packed)
 
     return key
 

@@ -8,7 +8,9 @@ does not read the text, so the result does not depend on the order a runner comb
 The copies arrive as ``Pending`` records when the config cleans: the paragraph filter and
 ``clean_page`` already ran on them (``pipeline/transforms/common.py``), so the shuffle carries
 cleaned text, and here the kept copy's decisions are counted and applied. Copies cross the
-shuffle packed (``pipeline/packing.py``); only the kept one is unpacked.
+shuffle packed (``pipeline/packing.py``); only the kept one is unpacked. When ``DedupText``
+follows (the version dedups text), each kept page leaves as ``Settled``, with the packed copy it
+crossed the shuffle as, which ``DedupText`` ships on through its join without packing it again.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from filters import dedup
 from filters.records import Page
 from filters.spec import C4Rules
 from pipeline.packing import pack, unpack
-from pipeline.transforms.common import CountingDoFn, Pending, SplitPages
+from pipeline.transforms.common import CountingDoFn, Pending, Settled, SplitPages
 
 Copy = Page | Pending
 Rank = tuple[str, int, int]
@@ -61,7 +63,12 @@ class KeepUrlCopyFn(beam.CombineFn):
 
 
 class _SettleFn(CountingDoFn):
-    """The kept copy of each URL: its pending decisions counted, and the page if it survived."""
+    """The kept copy of each URL: its pending decisions counted, and the page if it survived
+    (as ``Settled`` with ``keep_packed``)."""
+
+    def __init__(self, keep_packed: bool = False) -> None:
+        super().__init__()
+        self._keep_packed = keep_packed
 
     def process(self, item: tuple[str, Accumulator]) -> Iterator[Any]:
         _, packed, copies = item[1]
@@ -69,14 +76,15 @@ class _SettleFn(CountingDoFn):
         if packed is None:
             return
         copy = unpack(packed)
-        if not isinstance(copy, Pending):
-            yield copy
-            return
-        self.count(dict(copy.counters))
-        if copy.dead is not None:
-            yield copy.dead
-        elif copy.keep:
-            yield copy.page
+        if isinstance(copy, Pending):
+            self.count(dict(copy.counters))
+            if copy.dead is not None:
+                yield copy.dead
+                return
+            if not copy.keep:
+                return
+        page = _page_of(copy)
+        yield Settled(page, packed) if self._keep_packed else page
 
 
 def _ranked(rules: C4Rules) -> Any:
@@ -101,6 +109,6 @@ class DedupUrls(beam.PTransform):
             pages
             | "KeyByUrl" >> beam.Map(_ranked(self._rules))
             | "KeepOne" >> beam.CombinePerKey(KeepUrlCopyFn())
-            | "Settle" >> beam.ParDo(_SettleFn())
+            | "Settle" >> beam.ParDo(_SettleFn(keep_packed=self._rules.dedupe))
         )
         return kept, rest

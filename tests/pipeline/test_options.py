@@ -89,3 +89,17 @@ def test_submit_names_an_unreadable_blocklist(
     assert main(argv) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert any(line.startswith("c4 submit: --blocklist_urls: cannot read") for line in lines)
+
+
+def test_a_run_skips_beams_type_check_unless_asked() -> None:
+    from apache_beam.options.pipeline_options import TypeOptions
+
+    from pipeline.options import run_options
+
+    def checked(args: list[str]) -> bool:
+        return run_options(args).view_as(TypeOptions).pipeline_type_check
+
+    assert checked([]) is False
+    assert checked(["--direct_num_workers", "2"]) is False
+    assert checked(["--pipeline_type_check"]) is True
+    assert checked(["--no_pipeline_type_check"]) is False
