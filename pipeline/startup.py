@@ -18,6 +18,10 @@ What is declined, and for how long:
   runner is not Dataflow; ``c4 build`` registers it after all when a listing file names
   ``gs://`` inputs (``register_gcs_if_needed``).
 - The Dataflow API client: while Beam is imported, when the runner is not Dataflow.
+- NLTK's package ``__init__``, which imports the whole toolkit (~245 modules, ~0.2 CPU-s): a
+  ``c4`` process uses only punkt (``filters/sentences.py``), which needs a dozen of them.
+  ``nltk`` and ``nltk.tokenize`` are registered as bare packages (``_bare_packages``): their
+  submodules import as usual, their ``__init__`` never runs.
 
 Beam also asks ~14 times per ParDo, while it builds, translates and runs a graph, which state and
 timer parameters the DoFn declares, each time by ``inspect.signature`` on every method of it:
@@ -29,6 +33,7 @@ A process that had already imported Beam (a test run) is left as it is.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import sys
 import weakref
@@ -41,6 +46,8 @@ UNUSED: tuple[str, ...] = ("pandas",)
 UNUSED_BY_BEAM_IMPORT: tuple[str, ...] = ("pymongo", "bson", "apache_beam.io.gcp.bigquery")
 GCS: tuple[str, ...] = ("apache_beam.io.gcp.gcsfilesystem",)
 DATAFLOW: tuple[str, ...] = ("google.cloud.dataflow",)
+# Packages whose __init__ a c4 process skips (module doc); parents first.
+BARE_PACKAGES: tuple[str, ...] = ("nltk", "nltk.tokenize")
 # Without bson, Beam's MongoDB module logs a warning when imported; nobody asked for MongoDB.
 _MONGO_LOGGER = "apache_beam.io.mongodbio"
 
@@ -128,6 +135,23 @@ def import_beam_without(declined: Sequence[str]) -> None:
         mongo_log.setLevel(level)
     _declined = tuple(declined)
     _remember_dofn_specs()
+    _bare_packages(BARE_PACKAGES)
+
+
+def _bare_packages(names: Sequence[str]) -> None:
+    """Registers each package of ``names`` not imported yet without running its ``__init__``:
+    the module has its ``__path__``, so ``import package.submodule`` works as usual."""
+    for name in names:
+        if name in sys.modules:
+            continue
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.submodule_search_locations is None:
+            continue
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        parent, _, child = name.rpartition(".")
+        if parent:
+            setattr(sys.modules[parent], child, module)
 
 
 def _remember_dofn_specs() -> None:

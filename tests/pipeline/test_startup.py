@@ -163,3 +163,23 @@ def test_dofn_specs_are_introspected_once_per_dofn_with_the_same_answers(
     assert calls == [stateful, plain]  # once each
     assert userstate.get_dofn_specs(_Plain()) == (set(), set())  # a new instance: asked again
     assert len(calls) == 3
+
+
+def test_punkt_is_imported_without_the_rest_of_nltk_and_splits_as_nltk_does() -> None:
+    from filters.sentences import load_punkt
+
+    text = "Dr. Smith arrived at 5 p.m. on Jan. 3. He left!\\nThen what? (Nobody knew.) The end."
+    run = _fresh_python(
+        f"""
+        import sys
+        from pipeline.startup import import_beam
+        import_beam(["--input", "x.wet.gz"])
+        from filters.sentences import load_punkt
+        print(load_punkt().split("{text}"))
+        print("nltk modules:", len([m for m in sys.modules if m.split(".")[0] == "nltk"]))
+        """
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    split, loaded = run.stdout.splitlines()
+    assert split == str(load_punkt().split(text.replace("\\n", "\n")))  # this process: all of NLTK
+    assert int(loaded.rpartition(" ")[2]) < 20  # ~245 with NLTK's __init__
