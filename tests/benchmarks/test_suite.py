@@ -28,6 +28,8 @@ def test_quick_suite_writes_results_and_plots(tmp_path: Path) -> None:
     e2e = json.loads((tmp_path / "end_to_end.json").read_text())
     assert len(e2e["sizes"]) == 2 and all(s["identical_outputs"] for s in e2e["sizes"])
     assert set(e2e["workers"]["by_workers"]) == {"1", "2"}
+    halves = e2e["workers"]["independent_halves"]
+    assert halves["runs"] and all(r["sequential"] > 0 < r["concurrent"] for r in halves["runs"])
     assert json.loads((tmp_path / "mask_throughput.json").read_text())["segments"] > 0
     for png in ("stages.png", "end_to_end.png"):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
