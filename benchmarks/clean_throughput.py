@@ -8,7 +8,7 @@ features); a mismatch stops the benchmark.
 Start-up is excluded on both sides:
 
 * ours: punkt, the detector and the bad-word lists are loaded once (``load_resources``), then
-  ``run_local`` is timed in-process, ``--reps`` times;
+  ``run_local`` is timed in-process, ``--reps`` times, alternating with the reference's runs;
 * the reference: its own ``pipeline_seconds`` (its harness warms punkt and langdetect up before
   its clock starts), one fresh process per repetition.
 
@@ -141,19 +141,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"outputs identical: {len(first.docs)} documents")
 
     ours_cpu, ours_wall, ours_stages = [], [], []
-    for _ in range(args.reps):
-        c, w = time.process_time(), time.perf_counter()
-        res = run_local([str(p) for p in paths], rules, resources=resources)
-        ours_cpu.append(time.process_time() - c)
-        ours_wall.append(time.perf_counter() - w)
-        ours_stages.append(res.timings)
-    print(f"ours: cpu {statistics.median(ours_cpu):.3f}s wall {statistics.median(ours_wall):.3f}s")
-
     ref_cpu, ref_wall = [], []
     n_ref = args.reference_reps or args.reps
-    for _ in range(n_ref):
-        ref_cpu.append(time_reference(paths, version, cpu=True))
-        print(f"  reference cpu {ref_cpu[-1]['pipeline_seconds']:.3f}s")
+    # Ours and the reference alternate: the machine's speed drifts, and alternating spreads the
+    # drift over both sides instead of handing it to whichever ran second.
+    for rep in range(max(args.reps, n_ref)):
+        if rep < args.reps:
+            c, w = time.process_time(), time.perf_counter()
+            res = run_local([str(p) for p in paths], rules, resources=resources)
+            ours_cpu.append(time.process_time() - c)
+            ours_wall.append(time.perf_counter() - w)
+            ours_stages.append(res.timings)
+            print(f"  ours cpu {ours_cpu[-1]:.3f}s")
+        if rep < n_ref:
+            ref_cpu.append(time_reference(paths, version, cpu=True))
+            print(f"  reference cpu {ref_cpu[-1]['pipeline_seconds']:.3f}s")
+    print(f"ours: cpu {statistics.median(ours_cpu):.3f}s wall {statistics.median(ours_wall):.3f}s")
     for _ in range(max(1, n_ref // 2)):
         ref_wall.append(time_reference(paths, version, cpu=False))
 
