@@ -3,7 +3,7 @@
 The floor: ``gzip`` decompression of the whole file and ``bytes.split`` on the WARC record marker,
 nothing decoded, nothing parsed. Ours: ``filters.wet.iter_wet_path`` (strict UTF-8, universal
 newlines, headers, offsets, C4's page filters of the reading stage), every record consumed. Same
-file, CPU seconds of this process, medians of ``--reps``.
+file, CPU seconds of this process, medians of ``--reps`` (the two alternate).
 
     python benchmarks/parse_baseline.py [--corpus_mb 20] [--reps 5]
 
@@ -18,6 +18,7 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,13 +41,16 @@ def ours(path: Path) -> int:
     return sum(1 for _ in iter_wet_path(str(path), resolve_rules("en", "3.1.0")))
 
 
-def cpu_median(fn: object, path: Path, reps: int) -> float:
-    times = []
+def cpu_medians(fns: list[Callable[[Path], int]], path: Path, reps: int) -> list[float]:
+    """Median CPU seconds of each of ``fns`` on ``path``; their runs alternate, so that a drift
+    in the machine's speed falls on all of them alike."""
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(reps):
-        start = time.process_time()
-        fn(path)  # type: ignore[operator]
-        times.append(time.process_time() - start)
-    return statistics.median(times)
+        for fn, runs in zip(fns, times, strict=True):
+            start = time.process_time()
+            fn(path)
+            runs.append(time.process_time() - start)
+    return [statistics.median(runs) for runs in times]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     path = corpus_path(args.corpus_mb, args.seed)
     with gzip.open(path, "rb") as f:
         mb = len(f.read()) / 1e6
-    bare, parsed = cpu_median(bare_split, path, args.reps), cpu_median(ours, path, args.reps)
+    bare, parsed = cpu_medians([bare_split, ours], path, args.reps)
     result = {
         "benchmark": "parse_baseline",
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
