@@ -72,7 +72,12 @@ def prefixed(namespace: str, counters: Mapping[str, int]) -> Counters:
     return {(k if "/" in k else f"{namespace}/{k}"): v for k, v in counters.items() if v}
 
 
-def is_page_or_pending(x: object) -> bool:
+def page_of(item: Page | Pending | Settled) -> Page:
+    """The page a ``Page``, ``Pending`` or ``Settled`` record carries."""
+    return item if isinstance(item, Page) else item.page
+
+
+def is_page_like(x: object) -> bool:
     return isinstance(x, Page | Pending | Settled)
 
 
@@ -182,7 +187,7 @@ class SplitPages(beam.PTransform):
     ``Settled``."""
 
     def expand(self, stream: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
-        pages = stream | "Pages" >> beam.Filter(is_page_or_pending)
+        pages = stream | "Pages" >> beam.Filter(is_page_like)
         rest = stream | "Rest" >> beam.Filter(is_not_page)
         return pages, rest
 

@@ -41,10 +41,10 @@ from pipeline.transforms.common import (
     Counters,
     CountingDoFn,
     PageStageFn,
-    Pending,
     Settled,
     SplitPages,
     is_counters,
+    page_of,
 )
 
 # Votes a bundle collects before it merges and ships them (44 bytes each as rows).
@@ -106,7 +106,7 @@ class _KeysFn(beam.DoFn):
         self._keys, self._owners, self._counts = [], [], []
 
     def process(self, item: Page | Settled) -> Iterator[tuple[int, bytes]]:
-        page = item.page if isinstance(item, Settled) else item
+        page = page_of(item)
         if self._rules.dedup_unit == "span":
             votes = dedup.emit_window_keys(page, self._rules, self._sentences)
         else:
@@ -182,17 +182,14 @@ class _ApplyFn(PageStageFn):
         for owner, packed in grouped["page"]:
             # One page per owner digest after URL dedup; more would be two URLs with one md5.
             self._kept = kept.get(owner, empty)
-            copy = unpack(packed)
-            yield from super().process(copy.page if isinstance(copy, Pending) else copy)
+            yield from super().process(page_of(unpack(packed)))
         self._kept = empty
 
 
 def _by_page_bucket(rules: C4Rules, buckets: int) -> Any:
     def key(item: Page | Settled) -> tuple[int, tuple[bytes, bytes]]:
-        if isinstance(item, Settled):
-            page, packed = item
-        else:
-            page, packed = item, pack(item)
+        page = page_of(item)
+        packed = item.packed if isinstance(item, Settled) else pack(item)
         owner = dedup.owner_digest(page, rules)
         return vote_rows.owner_bucket(owner, buckets), (owner, packed)
 

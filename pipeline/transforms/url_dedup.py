@@ -24,16 +24,12 @@ from filters import dedup
 from filters.records import Page
 from filters.spec import C4Rules
 from pipeline.packing import pack, unpack
-from pipeline.transforms.common import CountingDoFn, Pending, Settled, SplitPages
+from pipeline.transforms.common import CountingDoFn, Pending, Settled, SplitPages, page_of
 
 Copy = Page | Pending
 Rank = tuple[str, int, int]
 # (rank of the best copy, that copy packed by pipeline.packing, copies seen)
 Accumulator = tuple[Rank | None, bytes | None, int]
-
-
-def _page_of(copy: Copy) -> Page:
-    return copy.page if isinstance(copy, Pending) else copy
 
 
 class KeepUrlCopyFn(beam.CombineFn):
@@ -83,13 +79,13 @@ class _SettleFn(CountingDoFn):
                 return
             if not copy.keep:
                 return
-        page = _page_of(copy)
+        page = page_of(copy)
         yield Settled(page, packed) if self._keep_packed else page
 
 
 def _ranked(rules: C4Rules) -> Any:
     def key(copy: Copy) -> tuple[str, tuple[Rank, bytes]]:
-        page = _page_of(copy)
+        page = page_of(copy)
         return page.normalized_url, (dedup.url_dedup_rank(page, rules), pack(copy))
 
     return key
