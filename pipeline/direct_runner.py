@@ -7,23 +7,33 @@ engines depending on the network, and downloaded at run time where it could. Eve
 test and determinism check of ours is on the FnApiRunner; this runner always uses it, with the
 provision info (pipeline options for the workers) the switching runner gives it.
 
-With ``--direct_running_mode multi_processing``, each SDK worker process starts through
-``pipeline.sdk_worker``: Beam's own worker main, after the same lean Beam import as the ``c4``
-process (``pipeline.startup``), declining what that process declined.
+With ``--direct_running_mode multi_processing``, the SDK workers are forked from the ``c4``
+process when it runs no other thread (``pipeline.forked_workers``: no second import of Beam and
+our modules); otherwise each starts through ``pipeline.sdk_worker``: Beam's own worker main, after
+the same lean Beam import as the ``c4`` process (``pipeline.startup``), declining what that
+process declined.
+
+One stage-planning change, in how the runner moves data, never in what a stage
+computes: a ``Flatten`` whose only consumer is a ``GroupByKey`` (every ``CoGroupByKey``) writes
+straight into the group instead of being materialized first (``pipeline.flatten_sink``).
 """
 
 from __future__ import annotations
 
+import copy
+import logging
 import sys
 from typing import Any
 
 from apache_beam.options.pipeline_options import PipelineOptions
-from apache_beam.portability import python_urns
+from apache_beam.portability import common_urns, python_urns
 from apache_beam.portability.api import beam_provision_api_pb2, beam_runner_api_pb2
-from apache_beam.runners.portability.fn_api_runner import fn_runner
+from apache_beam.runners.portability.fn_api_runner import fn_runner, translations
 from apache_beam.runners.runner import PipelineResult, PipelineRunner
 
-from pipeline import startup
+from pipeline import flatten_sink, forked_workers, startup
+
+_LOG = logging.getLogger(__name__)
 
 
 def worker_command() -> str:
@@ -33,15 +43,57 @@ def worker_command() -> str:
 
 
 class _FnApiRunner(fn_runner.FnApiRunner):
-    """FnApiRunner whose subprocess workers start through ``worker_command()``."""
+    """FnApiRunner whose subprocess workers start through ``worker_command()`` and whose
+    ``Flatten``s into a ``GroupByKey`` write straight into the group (``pipeline.flatten_sink``)."""
+
+    def create_stages(
+        self, pipeline_proto: beam_runner_api_pb2.Pipeline
+    ) -> tuple[translations.TransformContext, list[translations.Stage]]:
+        # Beam's own FnApiRunner.create_stages, with one phase more.
+        return translations.create_and_optimize_stages(
+            copy.deepcopy(pipeline_proto),
+            phases=flatten_sink.phases(
+                [
+                    translations.annotate_downstream_side_inputs,
+                    translations.fix_side_input_pcoll_coders,
+                    translations.pack_combiners,
+                    translations.lift_combiners,
+                    translations.expand_sdf,
+                    translations.expand_gbk,
+                    translations.sink_flattens,
+                    translations.greedily_fuse,
+                    translations.read_to_impulse,
+                    translations.impulse_to_input,
+                    translations.sort_stages,
+                    translations.add_impulse_to_dangling_transforms,
+                    translations.setup_timer_mapping,
+                    translations.populate_data_channel_coders,
+                ]
+            ),
+            known_runner_urns=frozenset(
+                [common_urns.primitives.FLATTEN.urn, common_urns.primitives.GROUP_BY_KEY.urn]
+            ),
+            use_state_iterables=self._use_state_iterables,
+            is_drain=self._is_drain,
+        )
 
     def run_via_runner_api(
         self, pipeline_proto: beam_runner_api_pb2.Pipeline, options: PipelineOptions
     ) -> Any:
+        subprocess_workers = False
         for environment in pipeline_proto.components.environments.values():
             if environment.urn == python_urns.SUBPROCESS_SDK:
+                environment.urn = forked_workers.FORKED_SDK_URN
                 environment.payload = worker_command().encode("utf-8")
-        return super().run_via_runner_api(pipeline_proto, options)
+                subprocess_workers = True
+        if subprocess_workers:
+            # Before the runner starts any gRPC server or thread (pipeline.forked_workers).
+            forked = forked_workers.fork_workers(self._num_workers)
+            _LOG.info("%d SDK worker(s) forked from this process", forked)
+        try:
+            return super().run_via_runner_api(pipeline_proto, options)
+        finally:
+            forked_workers.release_unused()
 
 
 class C4DirectRunner(PipelineRunner):

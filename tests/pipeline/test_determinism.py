@@ -1,7 +1,8 @@
 """Same input and config -> byte-identical output on every runner we support.
 
 The whole ``build_pipeline`` (stages and sinks) runs on the DirectRunner in memory, on the
-DirectRunner with two worker processes, and on ``C4DaskRunner`` over a local dask.distributed
+DirectRunner with two worker processes (started as new processes in the test, forked by ``c4
+build``), and on ``C4DaskRunner`` over a local dask.distributed
 cluster (threads, then processes); every output file but ``config.json`` (which records the
 runner) must be byte-identical, and the documents must equal the in-memory run's.
 """
@@ -96,6 +97,23 @@ def _build_on_dask_processes(out: Path, tmp: Path) -> dict[str, bytes]:
     return _files(out)
 
 
+def _build_with_c4_forked_workers(out: Path) -> dict[str, bytes]:
+    """``c4 build`` with two worker processes, which it forks (``pipeline/forked_workers.py``)."""
+    repo = Path(__file__).resolve().parents[2]
+    command = [sys.executable, "-m", "pipeline.cli", "build", "--input", *INPUTS]
+    workers = ["--direct_running_mode", "multi_processing", "--direct_num_workers", "2"]
+    done = subprocess.run(
+        [*command, "--output", str(out), *workers],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=repo,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "2 SDK worker(s) forked from this process" in done.stderr
+    return _files(out)
+
+
 @pytest.mark.slow
 def test_every_runner_writes_the_same_bytes(tmp_path: Path, dask_threads: str) -> None:
     assert len(INPUTS) == 2
@@ -110,9 +128,12 @@ def test_every_runner_writes_the_same_bytes(tmp_path: Path, dask_threads: str) -
         ),
         "dask_threads": (C4DaskRunner(), ["--dask_client_address", dask_threads]),
         "dask_processes": None,
+        "c4_forked_workers": None,
     }
     for name, run in runs.items():
-        if run is None:
+        if name == "c4_forked_workers":
+            got = _build_with_c4_forked_workers(tmp_path / name)
+        elif run is None:
             got = _build_on_dask_processes(tmp_path / name, tmp_path)
         else:
             got = _build(tmp_path / name, *run)

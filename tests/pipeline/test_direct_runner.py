@@ -13,6 +13,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.portability import prism_runner
 from apache_beam.testing.util import assert_that, equal_to
 
+from pipeline import forked_workers
 from pipeline.cli import make_runner
 from pipeline.direct_runner import C4DirectRunner, worker_command
 
@@ -40,7 +41,11 @@ def test_directrunner_is_the_fnapi_runner_and_never_tries_prism() -> None:
         assert_that(out, equal_to([2, 4, 6]))
 
 
-def test_multi_processing_workers_start_through_pipeline_sdk_worker() -> None:
+def test_multi_processing_workers_start_through_pipeline_sdk_worker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Workers are new processes when this one may not fork (test_forked_workers.py: when it may).
+    monkeypatch.setattr(forked_workers, "can_fork", lambda: False)
     assert worker_command().split()[1:3] == ["-m", "pipeline.sdk_worker"]
     options = PipelineOptions(
         ["--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
