@@ -169,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reference_reps", type=int, default=None, help="default: --reps")
     ap.add_argument("--workers_mb", type=float, default=None, help="default: the largest size")
     ap.add_argument("--workers_files", type=int, default=8, help="files the input is cut into")
+    ap.add_argument(
+        "--halves_reps", type=int, default=None, help="independent-halves runs; default: --reps"
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--output", type=Path, default=RESULTS / "end_to_end.json")
     args = ap.parse_args(argv)
@@ -218,10 +221,12 @@ def main(argv: list[str] | None = None) -> int:
     outputs = {}
     runs: dict[int, list[tuple[dict[str, float], str]]] = {1: [], 2: []}
     halves = []
-    for _ in range(args.reps):  # alternating, as above
+    halves_reps = max(1, args.reps if args.halves_reps is None else args.halves_reps)
+    for rep in range(args.reps):  # alternating, as above
         for workers in (1, 2):
             runs[workers].append(run_workers(parts, workers))
-        halves.append(run_halves(parts))
+        if rep < halves_reps:
+            halves.append(run_halves(parts))
     for workers in (1, 2):
         scaling[str(workers)] = summarize([figures for figures, _ in runs[workers]])
         outputs[workers] = {digest for _, digest in runs[workers]}

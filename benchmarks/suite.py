@@ -42,7 +42,18 @@ FULL = {
     "clean": ["--corpus_mb", "20", "--reps", "5"],
     "parse": ["--corpus_mb", "20", "--reps", "5"],
     "mask": ["--reps", "5", "--passes", "3"],
-    "e2e": ["--sizes", "10", "40", "85", "--reps", "3", "--workers_mb", "200"],
+    "e2e": [
+        "--sizes",
+        "10",
+        "40",
+        "85",
+        "--reps",
+        "3",
+        "--workers_mb",
+        "600",
+        "--halves_reps",
+        "1",
+    ],
 }
 QUICK = {
     "clean": ["--corpus_mb", "0.5", "--reps", "1", "--seed", "1"],
