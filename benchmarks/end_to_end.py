@@ -14,10 +14,11 @@ against one, in wall time, on ``--workers_mb`` of WET cut into ``--workers_files
 is many files; the runner reads one file per bundle, so one file leaves a worker idle while the
 other parses). The two-worker output must equal the one-worker output byte for byte. Beside it,
 what the machine itself gives this work on two cores: two independent one-worker builds, each on
-half of the files, one after the other and then at once (``run_halves``, wall time): the ceiling
-that the DirectRunner's two workers are measured against.
+half of the files, one after the other and then at once (``run_halves``, wall time,
+``--halves_reps`` times): the ceiling that the DirectRunner's two workers are measured against.
 
-    python benchmarks/end_to_end.py [--sizes 10 40 85] [--reps 3] [--workers_mb 200]
+    python benchmarks/end_to_end.py [--sizes 10 40 85] [--reps 3] [--workers_mb 600]
+        [--halves_reps 1]
 
 Writes benchmarks/results/end_to_end.json.
 """

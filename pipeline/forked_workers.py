@@ -12,9 +12,9 @@ process's environment (control, logging and options). ``ForkedSdkWorkerHandler``
 and reaps it, as Beam's ``SubprocessSdkWorker`` does for the processes it starts.
 
 Forking a process with other threads can copy a lock some thread holds, so a process with more
-than one thread (a test runner's, for instance) gets no forked workers: its workers start as
-new processes, as before, through the same handler. A worker forked but not used (the runner
-asked for fewer) sees its pipe close and exits.
+than one Python thread (a test runner's, for instance) gets no forked workers: its workers start
+as new processes, as before, through the same handler (``can_fork`` on native threads). A worker
+forked but not used (the runner asked for fewer) sees its pipe close and exits.
 """
 
 from __future__ import annotations
@@ -52,7 +52,13 @@ _lock = threading.Lock()
 
 
 def can_fork() -> bool:
-    """Whether this process may fork workers: POSIX, and no thread but this one."""
+    """Whether this process may fork workers: POSIX, and no Python thread but this one.
+
+    Native threads of libraries are not counted: a ``c4`` process has two by now (numpy's
+    OpenBLAS pool and pyarrow's jemalloc background thread), and both libraries keep their locks
+    consistent across ``fork`` with ``pthread_atfork`` handlers, as Python's ``multiprocessing``
+    relies on when it forks. A Python thread could hold the import or logging lock.
+    """
     return hasattr(os, "fork") and threading.active_count() == 1
 
 
