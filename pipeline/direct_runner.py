@@ -8,14 +8,14 @@ test and determinism check of ours is on the FnApiRunner; this runner always use
 provision info (pipeline options for the workers) the switching runner gives it.
 
 With ``--direct_running_mode multi_processing``, the SDK workers are forked from the ``c4``
-process when it runs no other thread (``pipeline.forked_workers``: no second import of Beam and
-our modules); otherwise each starts through ``pipeline.sdk_worker``: Beam's own worker main, after
-the same lean Beam import as the ``c4`` process (``pipeline.startup``), declining what that
-process declined.
+process when it runs no other Python thread (``pipeline.forked_workers``: no second import of
+Beam and our modules); otherwise each starts through ``pipeline.sdk_worker``: Beam's own worker
+main, after the same lean Beam import as the ``c4`` process (``pipeline.startup``), declining
+what that process declined.
 
-One stage-planning change, in how the runner moves data, never in what a stage
-computes: a ``Flatten`` whose only consumer is a ``GroupByKey`` (every ``CoGroupByKey``) writes
-straight into the group instead of being materialized first (``pipeline.flatten_sink``).
+One stage-planning change, in how the runner moves data, never in what a stage computes: a
+``Flatten`` whose only consumer is a ``GroupByKey`` (every ``CoGroupByKey``) writes straight into
+the group instead of being materialized first (``pipeline.flatten_sink``).
 """
 
 from __future__ import annotations

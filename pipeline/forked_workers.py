@@ -13,8 +13,9 @@ and reaps it, as Beam's ``SubprocessSdkWorker`` does for the processes it starts
 
 Forking a process with other threads can copy a lock some thread holds, so a process with more
 than one Python thread (a test runner's, for instance) gets no forked workers: its workers start
-as new processes, as before, through the same handler (``can_fork`` on native threads). A worker
-forked but not used (the runner asked for fewer) sees its pipe close and exits.
+as new processes, as before, through the same handler (``can_fork`` says why the native threads
+of libraries do not count). A worker forked but not used (the runner asked for fewer) sees its
+pipe close and exits.
 """
 
 from __future__ import annotations
@@ -36,8 +37,6 @@ from google.protobuf import json_format, text_format
 # The environment a forked worker runs in (the payload is the command of a new-process worker,
 # which the handler falls back to when no forked worker is waiting).
 FORKED_SDK_URN = "c4:env:forked_python_sdk:v1"
-
-_LOG = logging.getLogger(__name__)
 
 
 class ForkedWorker(NamedTuple):
