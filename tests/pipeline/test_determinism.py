@@ -2,9 +2,9 @@
 
 The whole ``build_pipeline`` (stages and sinks) runs on the DirectRunner in memory, on the
 DirectRunner with two worker processes (started as new processes in the test, forked by ``c4
-build``), and on ``C4DaskRunner`` over a local dask.distributed
-cluster (threads, then processes); every output file but ``config.json`` (which records the
-runner) must be byte-identical, and the documents must equal the in-memory run's.
+build``), and on ``C4DaskRunner`` over a local dask.distributed cluster (threads, then
+processes); every output file but ``config.json`` (which records the runner) must be
+byte-identical, and the documents must equal the in-memory run's.
 """
 
 from __future__ import annotations

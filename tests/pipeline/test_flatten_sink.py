@@ -13,7 +13,9 @@ from apache_beam.testing.util import assert_that, equal_to
 from pipeline.direct_runner import C4DirectRunner, _FnApiRunner
 
 
-def _join(p: beam.Pipeline) -> tuple[beam.PCollection, beam.PCollection]:
+def _join(
+    p: beam.Pipeline,
+) -> tuple[beam.PCollection, tuple[beam.PCollection, beam.PCollection]]:
     left = p | "Left" >> beam.Create([("a", 1), ("b", 2), ("a", 3)])
     right = p | "Right" >> beam.Create([("a", "x"), ("c", "y")])
     joined = {"l": left, "r": right} | beam.CoGroupByKey()
@@ -22,7 +24,7 @@ def _join(p: beam.Pipeline) -> tuple[beam.PCollection, beam.PCollection]:
     both = (left, right | "Str" >> beam.MapTuple(lambda k, v: (k, len(v)))) | beam.Flatten()
     counted = both | beam.GroupByKey() | beam.MapTuple(lambda k, vs: (k, sorted(vs)))
     seen = both | "Count" >> beam.combiners.Count.Globally()
-    return sorted_groups, (counted, seen)  # type: ignore[return-value]
+    return sorted_groups, (counted, seen)
 
 
 EXPECTED_JOIN = [("a", [1, 3], ["x"]), ("b", [2], []), ("c", [], ["y"])]
