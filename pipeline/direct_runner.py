@@ -36,6 +36,25 @@ from pipeline import flatten_sink, forked_workers, startup
 _LOG = logging.getLogger(__name__)
 
 
+# Beam 2.77's FnApiRunner.create_stages phases, in order (a test keeps them equal to Beam's).
+BEAM_PHASES = (
+    translations.annotate_downstream_side_inputs,
+    translations.fix_side_input_pcoll_coders,
+    translations.pack_combiners,
+    translations.lift_combiners,
+    translations.expand_sdf,
+    translations.expand_gbk,
+    translations.sink_flattens,
+    translations.greedily_fuse,
+    translations.read_to_impulse,
+    translations.impulse_to_input,
+    translations.sort_stages,
+    translations.add_impulse_to_dangling_transforms,
+    translations.setup_timer_mapping,
+    translations.populate_data_channel_coders,
+)
+
+
 def worker_command() -> str:
     """The command line of an SDK worker process (``pipeline.sdk_worker``)."""
     declined = ",".join(startup.declined_here())
@@ -52,24 +71,7 @@ class _FnApiRunner(fn_runner.FnApiRunner):
         # Beam's own FnApiRunner.create_stages, with one phase more.
         return translations.create_and_optimize_stages(
             copy.deepcopy(pipeline_proto),
-            phases=flatten_sink.phases(
-                [
-                    translations.annotate_downstream_side_inputs,
-                    translations.fix_side_input_pcoll_coders,
-                    translations.pack_combiners,
-                    translations.lift_combiners,
-                    translations.expand_sdf,
-                    translations.expand_gbk,
-                    translations.sink_flattens,
-                    translations.greedily_fuse,
-                    translations.read_to_impulse,
-                    translations.impulse_to_input,
-                    translations.sort_stages,
-                    translations.add_impulse_to_dangling_transforms,
-                    translations.setup_timer_mapping,
-                    translations.populate_data_channel_coders,
-                ]
-            ),
+            phases=flatten_sink.phases(list(BEAM_PHASES)),
             known_runner_urns=frozenset(
                 [common_urns.primitives.FLATTEN.urn, common_urns.primitives.GROUP_BY_KEY.urn]
             ),

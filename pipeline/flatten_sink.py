@@ -37,9 +37,11 @@ def _only(stage: translations.Stage) -> beam_runner_api_pb2.PTransform | None:
     return stage.transforms[0] if len(stage.transforms) == 1 else None
 
 
-def _group_writes_by_input(stages: list[translations.Stage]) -> dict[str, translations.Stage]:
-    """The ``GroupByKey`` write stages (``expand_gbk``'s), by the PCollection they write, for
-    PCollections that nothing else consumes."""
+def _group_writes_by_input(
+    stages: list[translations.Stage],
+) -> dict[str, tuple[translations.Stage, bytes]]:
+    """The ``GroupByKey`` write stages (``expand_gbk``'s) and their grouping buffers, by the
+    PCollection they write, for PCollections that nothing else consumes."""
     consumers: dict[str, int] = defaultdict(int)
     for stage in stages:
         for transform in stage.transforms:
@@ -55,8 +57,31 @@ def _group_writes_by_input(stages: list[translations.Stage]) -> dict[str, transl
         ):
             (pcoll,) = transform.inputs.values()
             if consumers[pcoll] == 1:
-                writes[pcoll] = stage
+                writes[pcoll] = (stage, transform.spec.payload)
     return writes
+
+
+def _group_writers(
+    flatten: beam_runner_api_pb2.PTransform, stage: translations.Stage, buffer_id: bytes
+) -> list[translations.Stage]:
+    """One stage per input of ``flatten`` that writes it into the grouping buffer."""
+    writers = []
+    for local_in, pcoll_in in flatten.inputs.items():
+        name = f"{flatten.unique_name}/WriteGroup/{local_in}"
+        write = beam_runner_api_pb2.PTransform(
+            unique_name=name,
+            inputs={local_in: pcoll_in},
+            spec=beam_runner_api_pb2.FunctionSpec(
+                urn=bundle_processor.DATA_OUTPUT_URN, payload=buffer_id
+            ),
+            environment_id=flatten.environment_id,
+        )
+        writers.append(
+            translations.Stage(
+                name, [write], downstream_side_inputs=frozenset(), must_follow=stage.must_follow
+            )
+        )
+    return writers
 
 
 def sink_flattens_into_groups(
@@ -70,43 +95,20 @@ def sink_flattens_into_groups(
     rewritten: list[translations.Stage] = []
     for stage in stages:
         transform = _only(stage)
-        if (
-            transform is None
-            or transform.spec.urn != _FLATTEN
-            or len(transform.inputs) < 2
-            or transform.outputs[next(iter(transform.outputs))] not in group_writes
-        ):
+        if transform is None or transform.spec.urn != _FLATTEN or len(transform.inputs) < 2:
             rewritten.append(stage)
             continue
         (output,) = transform.outputs.values()
-        group_write = group_writes[output]
-        buffer_id = _only(group_write).spec.payload  # type: ignore[union-attr]
+        if output not in group_writes:
+            rewritten.append(stage)
+            continue
+        group_write, buffer_id = group_writes[output]
         # Each input must reach the group in the coder the group decodes (the Flatten's output).
         for fixed in translations.fix_flatten_coders([stage], context, _FLATTEN):
             if fixed is not stage:
                 rewritten.append(fixed)
-        writers = []
-        for local_in, pcoll_in in transform.inputs.items():
-            name = f"{transform.unique_name}/WriteGroup/{local_in}"
-            writers.append(
-                translations.Stage(
-                    name,
-                    [
-                        beam_runner_api_pb2.PTransform(
-                            unique_name=name,
-                            inputs={local_in: pcoll_in},
-                            spec=beam_runner_api_pb2.FunctionSpec(
-                                urn=bundle_processor.DATA_OUTPUT_URN, payload=buffer_id
-                            ),
-                            environment_id=transform.environment_id,
-                        )
-                    ],
-                    downstream_side_inputs=frozenset(),
-                    must_follow=stage.must_follow,
-                )
-            )
-        rewritten.extend(writers)
-        sunk[group_write] = writers
+        sunk[group_write] = _group_writers(transform, stage, buffer_id)
+        rewritten.extend(sunk[group_write])
         # The group's buffer is built with the data-channel coder of the GroupByKey's input.
         context.add_data_channel_coder(output, False)
     for stage in rewritten:

@@ -71,3 +71,25 @@ def test_only_the_flatten_with_one_group_consumer_is_sunk() -> None:
     # The shared Flatten is still written to and read from its materialized buffer.
     assert any(n.startswith("Flatten/Write/") for n in materialized)
     assert any(n == "Flatten/Read" for n in materialized)
+
+
+def test_our_phases_are_beams_with_the_sink_after_expand_gbk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from apache_beam.runners.portability.fn_api_runner import fn_runner, translations
+
+    from pipeline import direct_runner, flatten_sink
+
+    seen: list[list[Any]] = []
+
+    def capture(proto: Any, phases: list[Any], **kwargs: Any) -> tuple[None, list[Any]]:
+        seen.append(list(phases))
+        return None, []
+
+    monkeypatch.setattr(translations, "create_and_optimize_stages", capture)
+    fn_runner.FnApiRunner().create_stages(beam.Pipeline().to_runner_api())
+    assert seen == [list(direct_runner.BEAM_PHASES)]  # Beam's list has not moved under us
+    ours = flatten_sink.phases(list(direct_runner.BEAM_PHASES))
+    at = ours.index(translations.expand_gbk)
+    assert ours[at + 1] is flatten_sink.sink_flattens_into_groups
+    assert [p for p in ours if p is not flatten_sink.sink_flattens_into_groups] == seen[0]
