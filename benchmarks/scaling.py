@@ -76,10 +76,11 @@ def install_shuffle_meter(patch: Callable[[Any, str, Any], None] = setattr) -> d
     """
     from apache_beam.runners.portability.fn_api_runner import execution
 
+    from pipeline import streamed_inputs
+
     totals: dict[str, dict[str, int]] = {}
     get_buffer = execution.BundleContextManager.get_buffer
     append = execution.GroupingBuffer.append
-    partition = execution.GroupingBuffer.partition
 
     def entry(buf: Any) -> dict[str, int]:
         label = getattr(buf, "_c4_label", None) or f"unlabelled-{id(buf):x}"
@@ -102,18 +103,24 @@ def install_shuffle_meter(patch: Callable[[Any, str, Any], None] = setattr) -> d
         stats["writes"] += 1
         append(self, elements_data)
 
-    def counting_partition(self: Any, n: int) -> Any:
-        if not self._grouped_output:  # first read: the group is complete
-            stats = entry(self)
-            sizes = [len(values) for values in self._table.values()]
-            stats["keys"] += len(sizes)
-            stats["elements"] += sum(sizes)
-            stats["max_values_per_key"] = max([stats["max_values_per_key"], *sizes])
-        return partition(self, n)
+    def counting(partition: Callable[[Any, int], Any]) -> Callable[[Any, int], Any]:
+        def counting_partition(self: Any, n: int) -> Any:
+            if not self._grouped_output and not hasattr(self, "_c4_counted"):
+                self._c4_counted = True  # first read: the group is complete
+                stats = entry(self)
+                sizes = [len(values) for values in self._table.values()]
+                stats["keys"] += len(sizes)
+                stats["elements"] += sum(sizes)
+                stats["max_values_per_key"] = max([stats["max_values_per_key"], *sizes])
+            return partition(self, n)
+
+        return counting_partition
 
     patch(execution.BundleContextManager, "get_buffer", labelled_get_buffer)
     patch(execution.GroupingBuffer, "append", counting_append)
-    patch(execution.GroupingBuffer, "partition", counting_partition)
+    # The runner reads its groups through our chunked subclass (pipeline/streamed_inputs.py).
+    for cls in (execution.GroupingBuffer, streamed_inputs.ChunkedGroupingBuffer):
+        patch(cls, "partition", counting(cls.partition))
     return totals
 
 

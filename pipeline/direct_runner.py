@@ -13,9 +13,10 @@ Beam and our modules); otherwise each starts through ``pipeline.sdk_worker``: Be
 main, after the same lean Beam import as the ``c4`` process (``pipeline.startup``), declining
 what that process declined.
 
-One stage-planning change, in how the runner moves data, never in what a stage computes: a
-``Flatten`` whose only consumer is a ``GroupByKey`` (every ``CoGroupByKey``) writes straight into
-the group instead of being materialized first (``pipeline.flatten_sink``).
+Two changes in how the runner moves data, never in what a stage computes: a ``Flatten`` whose
+only consumer is a ``GroupByKey`` (every ``CoGroupByKey``) writes straight into the group instead
+of being materialized first (``pipeline.flatten_sink``), and a grouped input goes to a worker in
+chunks, streamed to a worker process while it runs (``pipeline.streamed_inputs``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from apache_beam.portability.api import beam_provision_api_pb2, beam_runner_api_
 from apache_beam.runners.portability.fn_api_runner import fn_runner, translations
 from apache_beam.runners.runner import PipelineResult, PipelineRunner
 
-from pipeline import flatten_sink, forked_workers, startup
+from pipeline import flatten_sink, forked_workers, startup, streamed_inputs
 
 _LOG = logging.getLogger(__name__)
 
@@ -62,8 +63,9 @@ def worker_command() -> str:
 
 
 class _FnApiRunner(fn_runner.FnApiRunner):
-    """FnApiRunner whose subprocess workers start through ``worker_command()`` and whose
-    ``Flatten``s into a ``GroupByKey`` write straight into the group (``pipeline.flatten_sink``)."""
+    """FnApiRunner whose subprocess workers start through ``worker_command()``, whose
+    ``Flatten``s into a ``GroupByKey`` write straight into the group (``pipeline.flatten_sink``)
+    and whose grouped inputs go out in chunks (``pipeline.streamed_inputs``)."""
 
     def create_stages(
         self, pipeline_proto: beam_runner_api_pb2.Pipeline
@@ -77,6 +79,25 @@ class _FnApiRunner(fn_runner.FnApiRunner):
             ),
             use_state_iterables=self._use_state_iterables,
             is_drain=self._is_drain,
+        )
+
+    def _run_bundle(
+        self,
+        runner_execution_context: Any,
+        bundle_context_manager: Any,
+        bundle_input: Any,
+        data_output: Any,
+        expected_timer_output: Any,
+        bundle_manager: Any,
+    ) -> Any:
+        streamed_inputs.chunk_grouped_inputs(bundle_input.data.values())
+        return super()._run_bundle(
+            runner_execution_context,
+            bundle_context_manager,
+            bundle_input,
+            data_output,
+            expected_timer_output,
+            bundle_manager,
         )
 
     def run_via_runner_api(

@@ -26,13 +26,15 @@ import os
 import sys
 import threading
 import traceback
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from apache_beam.portability.api import beam_fn_api_pb2_grpc, endpoints_pb2
 from apache_beam.runners.portability.fn_api_runner import worker_handlers
 from apache_beam.runners.worker import sdk_worker_main
 from apache_beam.utils import thread_pool_executor
 from google.protobuf import json_format, text_format
+
+from pipeline.streamed_inputs import StreamingDataChannel
 
 # The environment a forked worker runs in (the payload is the command of a new-process worker,
 # which the handler falls back to when no forked worker is waiting).
@@ -170,7 +172,13 @@ def _run(worker: ForkedWorker, handler: Any) -> None:
 
 @worker_handlers.WorkerHandler.register_environment(FORKED_SDK_URN, bytes)
 class ForkedSdkWorkerHandler(worker_handlers.SubprocessSdkWorkerHandler):
-    """Runs a forked worker (``take()``), or starts a new process as Beam does when none waits."""
+    """Runs a forked worker (``take()``), or starts a new process as Beam does when none waits;
+    either way, its inputs are streamed to it (``pipeline.streamed_inputs``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Beam types the attribute as its own channel class; the wrapper has its interface.
+        self.data_conn = cast(Any, StreamingDataChannel(self.data_conn))
 
     def start_worker(self) -> None:
         worker = take()
