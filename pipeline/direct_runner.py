@@ -32,7 +32,7 @@ from apache_beam.portability.api import beam_provision_api_pb2, beam_runner_api_
 from apache_beam.runners.portability.fn_api_runner import fn_runner, translations
 from apache_beam.runners.runner import PipelineResult, PipelineRunner
 
-from pipeline import flatten_sink, forked_workers, startup, streamed_inputs
+from pipeline import balanced_bundles, flatten_sink, forked_workers, startup, streamed_inputs
 
 _LOG = logging.getLogger(__name__)
 
@@ -79,6 +79,16 @@ class _FnApiRunner(fn_runner.FnApiRunner):
             ),
             use_state_iterables=self._use_state_iterables,
             is_drain=self._is_drain,
+        )
+
+    def _get_bundle_manager(self, bundle_context_manager: Any) -> Any:
+        manager = super()._get_bundle_manager(bundle_context_manager)
+        if type(manager) is not fn_runner.ParallelBundleManager:
+            return manager
+        return balanced_bundles.BalancedBundleManager(
+            bundle_context_manager,
+            self._progress_frequency,
+            cache_token_generator=fn_runner.FnApiRunner.get_cache_token_generator(static=False),
         )
 
     def _run_bundle(
