@@ -1,16 +1,16 @@
 """A stage's input cut into more parts than workers, each worker taking the next part when done.
 
 Beam's ``ParallelBundleManager`` cuts a stage's input into one part per worker, so the stage
-lasts as long as its slowest worker. On this machine the two vCPUs run the same code up to 40 %
-apart, and which one is slower changes from minute to minute (a pure-Python loop pinned to each:
-11.3 against 14.0 s; docs/benchmarks.md, "Two workers"): with one part each, the faster worker
-idled 4-5 s of a 600 MB build's 13 s parse and again at the end of the language stage.
+lasts as long as its slowest worker. On this machine the two vCPUs run the same code 10-40 %
+apart, and which one is slower changes from minute to minute (the same loop pinned to each:
+11.3 against 14.0 s; docs/benchmarks.md, "Two workers"): with one part each, the faster worker of
+a 600 MB build idled 5 s at the end of the parse stage and 4 s at the end of the language stage.
 
 ``BalancedBundleManager`` cuts the input into ``PARTS_PER_WORKER`` parts per worker (the
-buffers' own ``partition``, so the same elements in the same parts on every run); one thread per
-worker sends it the next part as a bundle of its own (``BundleManager`` seeing only that worker,
-``_OneWorker``) until none is left. Which worker runs which part changes from run to run; nothing
-a stage writes depends on it, as nothing depends on which of Beam's two parts a worker got.
+buffers' own ``partition``, as Beam's does into one); one thread per worker sends it the next part
+as a bundle of its own (a ``BundleManager`` that sees only that worker, ``_OneWorker``) until none
+is left. Which worker runs which part changes from run to run; nothing a stage writes depends on
+it, as nothing depended on which of Beam's parts a worker got (the determinism tests).
 """
 
 from __future__ import annotations

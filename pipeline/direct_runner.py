@@ -13,10 +13,12 @@ Beam and our modules); otherwise each starts through ``pipeline.sdk_worker``: Be
 main, after the same lean Beam import as the ``c4`` process (``pipeline.startup``), declining
 what that process declined.
 
-Two changes in how the runner moves data, never in what a stage computes: a ``Flatten`` whose
+Three changes in how the runner moves data, never in what a stage computes: a ``Flatten`` whose
 only consumer is a ``GroupByKey`` (every ``CoGroupByKey``) writes straight into the group instead
-of being materialized first (``pipeline.flatten_sink``), and a grouped input goes to a worker in
-chunks, streamed to a worker process while it runs (``pipeline.streamed_inputs``).
+of being materialized first (``pipeline.flatten_sink``); a grouped input goes to a worker in
+chunks, streamed to a worker process while it runs (``pipeline.streamed_inputs``); and with
+several workers a stage's input is cut into more parts than workers, each worker taking the next
+part when done (``pipeline.balanced_bundles``).
 """
 
 from __future__ import annotations
@@ -64,8 +66,9 @@ def worker_command() -> str:
 
 class _FnApiRunner(fn_runner.FnApiRunner):
     """FnApiRunner whose subprocess workers start through ``worker_command()``, whose
-    ``Flatten``s into a ``GroupByKey`` write straight into the group (``pipeline.flatten_sink``)
-    and whose grouped inputs go out in chunks (``pipeline.streamed_inputs``)."""
+    ``Flatten``s into a ``GroupByKey`` write straight into the group (``pipeline.flatten_sink``),
+    whose grouped inputs go out in chunks (``pipeline.streamed_inputs``) and whose workers take
+    a stage's parts as they finish (``pipeline.balanced_bundles``)."""
 
     def create_stages(
         self, pipeline_proto: beam_runner_api_pb2.Pipeline
