@@ -43,8 +43,9 @@ _LOG = logging.getLogger(__name__)
 CHUNK_BYTES = 4 << 20
 
 
-def _on_time_in_global_window(value: Any) -> windowed_value.WindowedValue:
-    """What Beam's ``GroupingBuffer.partition`` wraps a group in for the global window."""
+def _on_time_in_global_window() -> windowed_value.WindowedValue:
+    """What Beam's ``GroupingBuffer.partition`` wraps each group in for the global window (its
+    ``with_value`` gives the group's)."""
     pane = windowed_value.PaneInfo(
         is_first=True,
         is_last=True,
@@ -53,7 +54,7 @@ def _on_time_in_global_window(value: Any) -> windowed_value.WindowedValue:
         nonspeculative_index=0,
     )
     return GlobalWindows.windowed_value(
-        value, timestamp=GlobalWindow().max_timestamp(), pane_info=pane
+        None, timestamp=GlobalWindow().max_timestamp(), pane_info=pane
     )
 
 
@@ -66,12 +67,13 @@ class ChunkedGroupingBuffer(execution.GroupingBuffer):
             return super().partition(n)
         coder_impl = self._post_grouped_coder.get_impl()
         key_coder_impl = self._key_coder.get_impl()
+        on_time = _on_time_in_global_window()
         parts: list[list[bytes]] = [[] for _ in range(n)]
         streams = [create_OutputStream() for _ in range(n)]
         # Groups go round-robin in table order, as Beam's partition deals them.
         for index, (encoded_key, values) in enumerate(self._table.items()):
             part = index % n
-            group = _on_time_in_global_window((key_coder_impl.decode(encoded_key), values))
+            group = on_time.with_value((key_coder_impl.decode(encoded_key), values))
             coder_impl.encode_to_stream(group, streams[part], True)
             if streams[part].size() >= CHUNK_BYTES:
                 parts[part].append(streams[part].get())
