@@ -39,7 +39,7 @@ from apache_beam.utils import windowed_value
 _LOG = logging.getLogger(__name__)
 
 # A chunk is cut once it reaches this size: large enough that per-message costs vanish, small
-# enough that a worker starts at once and a copy stays in cache.
+# enough that a worker starts at once and no hop copies tens of MB into fresh memory.
 CHUNK_BYTES = 4 << 20
 
 

@@ -19,6 +19,8 @@ WET_DIR = SHARED / "data" / "wet"
 EDGE_DIR = WET_DIR / "edge_cases"
 REAL_WET = sorted(WET_DIR.glob("*.warc.wet.gz"))
 EDGE_WET = sorted(EDGE_DIR.glob("*.wet.gz"))
+# Beam options for the DirectRunner with two SDK worker processes.
+TWO_WORKERS = ("--direct_num_workers", "2", "--direct_running_mode", "multi_processing")
 
 
 @pytest.fixture(scope="session")

@@ -16,8 +16,7 @@ from apache_beam.transforms.window import GlobalWindows
 
 from pipeline.balanced_bundles import PARTS_PER_WORKER
 from pipeline.direct_runner import C4DirectRunner
-
-_TWO_WORKERS = ["--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
+from tests.conftest import TWO_WORKERS
 
 
 class _BundleSizes(beam.DoFn):
@@ -42,7 +41,7 @@ class _BundleSizes(beam.DoFn):
 def _run(slow_s: float, keys: int, check: Callable[[list[Any]], None]) -> None:
     """Runs the stage on two workers; ``check`` gets every bundle's ``(pid, keys)`` (it runs in
     a worker: a failed assert fails the pipeline)."""
-    with beam.Pipeline(runner=C4DirectRunner(), options=PipelineOptions(_TWO_WORKERS)) as p:
+    with beam.Pipeline(runner=C4DirectRunner(), options=PipelineOptions(list(TWO_WORKERS))) as p:
         bundles = (
             p
             | beam.Create([(k, k) for k in range(keys)])
@@ -83,7 +82,7 @@ def _fail_on_7(x: int) -> int:
 
 
 def test_an_error_in_one_part_fails_the_pipeline() -> None:
-    options = PipelineOptions(_TWO_WORKERS)
+    options = PipelineOptions(list(TWO_WORKERS))
     with (
         pytest.raises(Exception, match="element 7 is bad"),
         beam.Pipeline(runner=C4DirectRunner(), options=options) as p,

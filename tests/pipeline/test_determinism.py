@@ -23,7 +23,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline.build import build_pipeline
 from pipeline.config import make_build_config
 from pipeline.runners import C4DaskRunner
-from tests.conftest import REAL_WET
+from tests.conftest import REAL_WET, TWO_WORKERS
 
 INPUTS = [str(p) for p in REAL_WET if "excerpt-262" in p.name or "excerpt-25" in p.name]
 
@@ -101,9 +101,8 @@ def _build_with_c4_forked_workers(out: Path) -> dict[str, bytes]:
     """``c4 build`` with two worker processes, which it forks (``pipeline/forked_workers.py``)."""
     repo = Path(__file__).resolve().parents[2]
     command = [sys.executable, "-m", "pipeline.cli", "build", "--input", *INPUTS]
-    workers = ["--direct_running_mode", "multi_processing", "--direct_num_workers", "2"]
     done = subprocess.run(
-        [*command, "--output", str(out), *workers],
+        [*command, "--output", str(out), *TWO_WORKERS],
         capture_output=True,
         text=True,
         timeout=300,
@@ -122,10 +121,7 @@ def test_every_runner_writes_the_same_bytes(tmp_path: Path, dask_threads: str) -
     assert any(name.endswith(".parquet") for name in reference)
     assert "stats.json" in reference
     runs = {
-        "multi_processing": (
-            direct(),
-            ["--direct_running_mode", "multi_processing", "--direct_num_workers", "2"],
-        ),
+        "multi_processing": (direct(), list(TWO_WORKERS)),
         "dask_threads": (C4DaskRunner(), ["--dask_client_address", dask_threads]),
         "dask_processes": None,
         "c4_forked_workers": None,

@@ -16,6 +16,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from pipeline import forked_workers
 from pipeline.cli import make_runner
 from pipeline.direct_runner import C4DirectRunner, worker_command
+from tests.conftest import TWO_WORKERS
 
 
 def _worker_facts(_: Any) -> tuple[int, str, bool]:
@@ -47,9 +48,7 @@ def test_multi_processing_workers_start_through_pipeline_sdk_worker(
     # Workers are new processes when this one may not fork (test_forked_workers.py: when it may).
     monkeypatch.setattr(forked_workers, "can_fork", lambda: False)
     assert worker_command().split()[1:3] == ["-m", "pipeline.sdk_worker"]
-    options = PipelineOptions(
-        ["--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
-    )
+    options = PipelineOptions(list(TWO_WORKERS))
     here = os.getpid()
     with beam.Pipeline(runner=C4DirectRunner(), options=options) as p:
         facts = p | beam.Create(list(range(4))) | beam.Reshuffle() | beam.Map(_worker_facts)

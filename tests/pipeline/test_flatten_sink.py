@@ -11,6 +11,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.direct_runner import C4DirectRunner, _FnApiRunner
+from tests.conftest import TWO_WORKERS
 
 
 def _join(
@@ -32,7 +33,7 @@ EXPECTED_JOIN = [("a", [1, 3], ["x"]), ("b", [2], []), ("c", [], ["y"])]
 
 @pytest.mark.parametrize(
     "options",
-    [[], ["--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]],
+    [[], list(TWO_WORKERS)],
     ids=["in_memory", "two_workers"],
 )
 def test_cogroupbykey_and_shared_flatten_give_beams_results(options: list[str]) -> None:

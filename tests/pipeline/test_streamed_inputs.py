@@ -22,6 +22,7 @@ from pipeline.streamed_inputs import (
     StreamingDataChannel,
     chunk_grouped_inputs,
 )
+from tests.conftest import TWO_WORKERS
 
 _KV = coders.TupleCoder([coders.BytesCoder(), coders.BytesCoder()])
 _GROUPED = coders.TupleCoder([coders.BytesCoder(), coders.IterableCoder(coders.BytesCoder())])
@@ -123,9 +124,7 @@ def test_two_workers_get_many_chunks_and_give_beams_results(
 ) -> None:
     # The runner is this process: small chunks make every grouped input many messages.
     monkeypatch.setattr(streamed_inputs, "CHUNK_BYTES", 1024)
-    options = PipelineOptions(
-        ["--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
-    )
+    options = PipelineOptions(list(TWO_WORKERS))
     words = [f"w{i % 101}" for i in range(20_000)]
     with beam.Pipeline(runner=C4DirectRunner(), options=options) as p:
         counts = (
