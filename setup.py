@@ -32,9 +32,9 @@ setup(
         "cld3-py==3.1.0",
         # ISA-L inflate for WET parsing (filters/wet.py): same bytes as zlib, about twice as fast.
         "isal==1.9.1",
-        # Pages cross the shuffles zstd-compressed (pipeline/packing.py).
+        # Pages cross the shuffles zstd-compressed (pipeline/transforms/packing.py).
         "zstandard==0.25.0",
-        "numpy==2.4.6",  # pipeline/vote_rows.py
+        "numpy==2.4.6",  # pipeline/transforms/vote_rows.py
         "tldextract==5.4.0",
         "pyarrow==25.0.1",
         # The shipped vocabulary's bytes depend on it; masking runs on the workers.

@@ -16,7 +16,7 @@ processes, so the largest single one understates it.
   The bytes are the coder-encoded (windowed) key-value pairs after combiner lifting: what the
   runner groups, the stand-in for what Dataflow Shuffle would move. Counting costs one ``len``
   per bundle write.
-* **DaskRunner**: ``c4 build --runner DaskRunner`` (``pipeline.runners.C4DaskRunner`` on a
+* **DaskRunner**: ``c4 build --runner DaskRunner`` (``pipeline.runners.dask.C4DaskRunner`` on a
   ``dask.distributed`` LocalCluster with dask's default layout for this machine's cores).
 
 Both runners' TFRecord shards are compared at each size (they must be byte-identical).
@@ -76,7 +76,7 @@ def install_shuffle_meter(patch: Callable[[Any, str, Any], None] = setattr) -> d
     """
     from apache_beam.runners.portability.fn_api_runner import execution
 
-    from pipeline import streamed_inputs
+    from pipeline.runners import streamed_inputs
 
     totals: dict[str, dict[str, int]] = {}
     get_buffer = execution.BundleContextManager.get_buffer
@@ -118,7 +118,8 @@ def install_shuffle_meter(patch: Callable[[Any, str, Any], None] = setattr) -> d
 
     patch(execution.BundleContextManager, "get_buffer", labelled_get_buffer)
     patch(execution.GroupingBuffer, "append", counting_append)
-    # The runner reads its groups through our chunked subclass (pipeline/streamed_inputs.py).
+    # The runner reads its groups through our chunked subclass
+    # (pipeline/runners/streamed_inputs.py).
     for cls in (execution.GroupingBuffer, streamed_inputs.ChunkedGroupingBuffer):
         patch(cls, "partition", counting(cls.partition))
     return totals

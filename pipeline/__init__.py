@@ -1,6 +1,21 @@
-"""The Beam side of c4-pipeline: options, the build graph, its stages and the ``c4`` command.
+"""The Beam side of c4-pipeline: the build graph, its stages, the runners and the ``c4`` command.
 
-Only ``pipeline/transforms/``, ``pipeline/build.py``, ``pipeline/options.py``,
-``pipeline/runners.py`` and ``pipeline/cli.py`` import Apache Beam; ``pipeline/config.py`` stays
-pure so that the resolved configuration can be built and tested without it.
+The wings, each a package (its docstring says what it may import):
+
+* the build, here: ``config`` (options -> one frozen, pure ``BuildConfig``), ``options``
+  (the flags), ``build`` (``build_pipeline(root, config)``), ``write`` (the sinks), ``summary``
+  (counters -> ``stats.json``), ``lineage``, ``build_command`` (``c4 build``), ``command``
+  (what every command shares) and ``cli`` (the thin ``c4`` dispatcher);
+* ``transforms/``: one C4 stage per module, a thin Beam skin over ``filters/``;
+* ``io/`` and ``formats/``: where bytes come from and go to, and in which format;
+* ``masking/``: T5 span corruption, packing, vocabularies, masked lineage (``c4 mask``, ``c4
+vocab``);
+* ``forget/``: ``c4 trace`` and ``c4 forget`` (ledger, rewrite, verify);
+* ``runners/``: the DirectRunner and DaskRunner as ``c4`` runs them, and process start-up;
+* ``cloud/``: ``c4 submit`` (Dataflow) and ``c4 estimate``.
+
+Layering, enforced by ``tests/pipeline/test_layout.py`` (no import cycle, counting imports
+inside functions): ``filters/`` imports nothing of ``pipeline/``; ``formats/``, ``io/`` and
+``runners/`` import no other wing; the build imports ``transforms/``, ``io/``, ``formats/``
+and ``masking/``; ``forget/`` and ``cloud/`` sit on top; ``cli`` only dispatches.
 """

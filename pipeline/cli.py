@@ -1,4 +1,8 @@
-"""The ``c4`` command: ``c4 build`` now; the other subcommands are announced, not implemented.
+"""The ``c4`` command: a thin dispatcher to each command's own module.
+
+Each command parses its own flags where it is implemented (``pipeline/build_command.py``,
+``pipeline/masking/run.py``, ``pipeline/forget/command.py``, ``pipeline/cloud/``); this module
+only picks one, lazily, so that ``c4 estimate`` or ``c4 --help`` never import Beam.
 
 Exit codes (INTERFACE.md): 0 success; 2 a usage error, printed as one line naming the flag before
 any work starts; 1 a run that failed.
@@ -6,225 +10,64 @@ any work starts; 1 a run that failed.
 
 from __future__ import annotations
 
-import argparse
-import logging
 import sys
-import time
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, NoReturn
+from collections.abc import Callable, Sequence
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
 
-from filters.spec import UsageError
-
-USAGE = "usage: c4 {build,mask,vocab,trace,forget,submit,estimate} ..."
-NOT_YET: tuple[str, ...] = ()
-# The commands that run or submit a Beam pipeline (pipeline/startup.py imports Beam for them).
+# command -> (module, function, one line for ``c4 --help``), in the order help lists them.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "build": ("pipeline.build_command", "run_build", "build C4 from WET files, globs or a crawl"),
+    "mask": ("pipeline.masking.run", "run_mask", "T5 span corruption of a built DIR, packed"),
+    "vocab": ("pipeline.masking.run", "run_vocab", "train a SentencePiece vocabulary on a DIR"),
+    "trace": ("pipeline.forget.command", "run_trace", "where a document came from, or went"),
+    "forget": ("pipeline.forget.command", "run_forget", "delete documents and all derived data"),
+    "submit": ("pipeline.cloud.submit", "run_submit", "run c4 build on Dataflow"),
+    "estimate": ("pipeline.cloud.estimate", "run_estimate", "cost and time of a Dataflow build"),
+}
+USAGE = "usage: c4 {" + ",".join(COMMANDS) + "} ..."
+# The commands that run or submit a Beam pipeline (pipeline/runners/startup.py imports Beam).
 BEAM_COMMANDS = ("build", "mask", "vocab", "trace", "forget", "submit")
-_LOG = logging.getLogger("pipeline.cli")
 
 
-class _OneLineParser(argparse.ArgumentParser):
-    """argparse whose errors are one line (``c4 build: --flag: why``) and exit 2."""
-
-    def error(self, message: str) -> NoReturn:
-        print(f"{self.prog}: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The ``c4 build`` parser: our flags plus ``--runner``; the rest goes to Beam."""
-    from pipeline.options import add_build_arguments
-
-    parser = _OneLineParser(prog="c4 build", allow_abbrev=False)
-    add_build_arguments(parser)
-    parser.add_argument("--runner", default="DirectRunner", help="any Beam runner; DaskRunner too")
-    return parser
-
-
-def make_runner(name: str) -> Any:
-    """A runner instance: our fixed DaskRunner for ``DaskRunner``, the DirectRunner on the
-    FnApiRunner only for ``DirectRunner`` (``pipeline/direct_runner.py``), else Beam's by name.
-
-    Raises:
-        UsageError: Beam knows no runner of that name.
-    """
-    if name in ("DaskRunner", "C4DaskRunner"):
-        from pipeline.runners import C4DaskRunner
-
-        return C4DaskRunner()
-    if name in ("DirectRunner", "C4DirectRunner"):
-        from pipeline.direct_runner import C4DirectRunner
-
-        return C4DirectRunner()
-    from apache_beam.runners.runner import create_runner
-
+def _version() -> str:
     try:
-        return create_runner(name)
-    except (ValueError, ImportError) as exc:
-        raise UsageError(f"--runner: {exc}".splitlines()[0]) from None
+        return version("c4-pipeline")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
-def _configure_logging() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("pipeline").setLevel(logging.INFO)
-
-
-def run_build(argv: Sequence[str]) -> int:
-    """``c4 build``: parse, validate, build the graph, run it, print the summary."""
-    import gc
-
-    # Importing Beam and building the graph allocate millions of long-lived objects, and the
-    # cyclic GC re-scans them all on every full pass (~0.5 CPU-s of a local build, finding
-    # nothing): off until the graph is built, then those objects are frozen out of its reach.
-    thresholds = gc.get_threshold()
-    gc.disable()
-    try:
-        return _build(argv)
-    finally:
-        gc.unfreeze()  # callers in the same process (tests) get their GC back as it was
-        gc.set_threshold(*thresholds)
-        gc.enable()
-
-
-def _build(argv: Sequence[str]) -> int:
-    from pipeline.config import make_build_config
-    from pipeline.io.expand import expand_remote
-    from pipeline.io.gcs import connect_anonymously_if_emulated
-    from pipeline.io.output import check_remote_output_dir
-    from pipeline.io.urls import is_remote
-    from pipeline.options import run_options
-    from pipeline.startup import register_gcs_if_needed
-
-    try:
-        args, beam_args = build_parser().parse_known_args(list(argv))
-    except SystemExit as exc:  # argparse: a bad value (exit 2, already printed) or --help (0)
-        return int(exc.code or 0)
-    connect_anonymously_if_emulated()
-    try:
-        config = make_build_config(
-            inputs=args.input,
-            output_dir=args.output,
-            config=args.config,
-            c4_version=args.c4_version,
-            language_detector=args.language_detector,
-            num_shards=args.num_shards,
-            runner=args.runner,
-            mask=args.mask,
-            cc_base_url=args.cc_base_url,
-            beam_args=beam_args,
-            blocklist_urls=args.blocklist_urls,
-            blocklist_domains=args.blocklist_domains,
-            crawls=args.crawl,
-            max_wet_files=args.max_wet_files,
-            expand_remote=expand_remote,
-            max_concurrent_downloads=args.max_concurrent_downloads,
-            download_attempts=args.download_attempts,
-        )
-        register_gcs_if_needed([*(f.path for f in config.inputs), config.output_dir])
-        if is_remote(config.output_dir):
-            check_remote_output_dir(config.output_dir, config.config, config.c4_version)
-        runner = make_runner(args.runner)
-        options = run_options(beam_args)
-    except UsageError as exc:
-        print(f"c4 build: {exc}", file=sys.stderr)
-        return 2
-    _configure_logging()
-    _LOG.info(
-        "c4 build: %s %s, %d input file(s) -> %s (%s)",
-        config.config,
-        config.c4_version,
-        len(config.inputs),
-        config.output_dir,
-        args.runner,
-    )
-    started = time.monotonic()
-    try:
-        _run(config, runner, options)
-    except Exception as exc:
-        _LOG.exception("c4 build failed")
-        print(f"c4 build: failed: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
-        return 1
-    _print_summary(config.output_dir, time.monotonic() - started)
-    return 0
-
-
-def _run(config: Any, runner: Any, options: Any) -> None:
-    import apache_beam as beam
-
-    from pipeline.build import build_pipeline
-
-    pipeline = beam.Pipeline(runner=runner, options=options)
-    build_pipeline(pipeline, config)
-    _fewer_gc_passes()
-    result = pipeline.run()
-    result.wait_until_finish()
-    state = str(getattr(result, "state", "DONE"))
-    if "FAIL" in state or "CANCEL" in state:
-        raise RuntimeError(f"pipeline ended in state {state}")
-
-
-def _fewer_gc_passes() -> None:
-    """Freeze what lives for the whole run (modules, the graph) out of the cyclic GC's reach,
-    turn it back on, and run it less often: pages are strings, which it never tracks."""
-    import gc
-
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
-    gc.enable()
-
-
-def _print_summary(output_dir: str, elapsed: float) -> None:
-    import json
-
-    from pipeline import summary
-    from pipeline.io.output import read_text
-    from pipeline.io.urls import is_remote
-
-    if is_remote(output_dir):
-        text = read_text(output_dir.rstrip("/") + "/stats.json")
-    else:
-        path = Path(output_dir) / "stats.json"
-        text = path.read_text(encoding="utf-8") if path.is_file() else None
-    if text is None:
-        return
-    stats = json.loads(text)
-    print(summary.format_summary(stats, output_dir, elapsed_seconds=elapsed), end="")
+def _help() -> str:
+    width = max(map(len, COMMANDS))
+    lines = [USAGE, "", "commands:"]
+    lines += [f"  {name:<{width}}  {text}" for name, (_, _, text) in COMMANDS.items()]
+    lines += ["", "c4 COMMAND --help shows a command's flags; c4 --version its version."]
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``c4`` console script; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in ("-h", "--help"):
-        print(USAGE, file=sys.stderr if not args else sys.stdout)
-        return 2 if not args else 0
+    if not args:
+        print(USAGE, file=sys.stderr)
+        return 2
+    if args[0] in ("-h", "--help"):
+        print(_help())
+        return 0
+    if args[0] == "--version":
+        print(f"c4 {_version()}")
+        return 0
     command, rest = args[0], args[1:]
+    if command not in COMMANDS:
+        print(f"c4: unknown command {command!r}; {USAGE}", file=sys.stderr)
+        return 2
     if command in BEAM_COMMANDS:
-        from pipeline.startup import import_beam
+        from pipeline.runners.startup import import_beam
 
         import_beam(rest, dataflow=command == "submit")
-    if command == "build":
-        return run_build(rest)
-    if command in ("trace", "forget"):
-        from pipeline import forget_cli
-
-        return forget_cli.run_trace(rest) if command == "trace" else forget_cli.run_forget(rest)
-    if command in ("mask", "vocab"):
-        from pipeline.masking import run as masking
-
-        return masking.run_mask(rest) if command == "mask" else masking.run_vocab(rest)
-    if command == "submit":
-        from pipeline.submit import run_submit
-
-        return run_submit(rest)
-    if command == "estimate":
-        from pipeline.estimate import run_estimate
-
-        return run_estimate(rest)
-    if command in NOT_YET:
-        print(f"c4 {command}: not implemented yet", file=sys.stderr)
-        return 2
-    print(f"c4: unknown command {command!r}; {USAGE}", file=sys.stderr)
-    return 2
+    module, function, _ = COMMANDS[command]
+    run: Callable[[Sequence[str]], int] = getattr(import_module(module), function)
+    return run(rest)
 
 
 if __name__ == "__main__":

@@ -18,14 +18,20 @@ from pathlib import Path
 from filters.lineage import RequestError, parse_domain_line, parse_url_line, request_lines
 from filters.spec import DEFAULT_CONFIG, DEFAULT_VERSION, C4Rules, UsageError, resolve_rules
 from filters.wet import source_file_name
-from pipeline.io.urls import cap_files, crawl_base, crawl_listing, is_remote, parse_crawls
+from pipeline.io.urls import (
+    LISTING_SUFFIXES,
+    WET_SUFFIXES,
+    cap_files,
+    crawl_base,
+    crawl_listing,
+    is_remote,
+    parse_crawls,
+)
 
 SAMPLE_DIR = Path(__file__).resolve().parent / "data" / "sample"
 SAMPLE_WET = SAMPLE_DIR / "CC-MAIN-2016-50.excerpt-25.warc.wet.gz"
 DEFAULT_OUTPUT = "c4-output"
 ENGLISH_DETECTORS = ("langdetect-rs", "langdetect")
-WET_SUFFIXES = (".wet", ".wet.gz")
-LISTING_SUFFIXES = (".paths", ".paths.gz", ".txt", ".txt.gz", ".lst", ".lst.gz")
 # A WET file starts with a WARC record; anything else is read as a listing of paths.
 _WARC_MAGIC = b"WARC/"
 

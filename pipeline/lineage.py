@@ -4,7 +4,7 @@
 same documents in the same order, so the lineage of a shard is written (and rewritten by ``c4
 forget``) together with it and never needs a global pass. Paths in it are relative to DIR, so a
 local and a ``gs://`` copy of a build agree. Masked examples are in ``lineage/masked/``, written
-by masking (``pipeline/masked_lineage.py``); ``masked_locations`` scans the masked Parquet files'
+by masking (``pipeline/masking/lineage.py``); ``masked_locations`` scans the masked Parquet files'
 own ``doc_ids`` column instead, for outputs masked before that table existed.
 
 No Beam transforms here: ``pipeline/write.py`` calls ``lineage_bytes`` from its shard writer, and

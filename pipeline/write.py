@@ -38,7 +38,7 @@ from filters.records import DeadLetter, Page
 from filters.spec import C4Rules
 from pipeline import lineage, summary
 from pipeline.formats import parquet_io, tfds_layout, tfrecord
-from pipeline.packing import pack, unpack
+from pipeline.transforms.packing import pack, unpack
 
 # Bytes of a dead letter's excerpt kept in the JSONL (the record itself stays in the WET file).
 MAX_EXCERPT_CHARS = 200
@@ -202,7 +202,7 @@ def bucket_of(sort_key: int) -> int:
     return sort_key >> (128 - BUCKET_BITS)
 
 
-# (split, bucket), (sort key, serialized bytes, page packed by pipeline.packing)
+# (split, bucket), (sort key, serialized bytes, page packed by pipeline.transforms.packing)
 Keyed = tuple[tuple[str, int], tuple[int, int, bytes]]
 
 

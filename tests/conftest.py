@@ -39,11 +39,11 @@ def real_wet_files() -> list[Path]:
 @pytest.fixture(scope="session", autouse=True)
 def _beam_direct_runner_is_the_fnapi_runner() -> Iterator[None]:
     """Tests that build ``beam.Pipeline()`` get Beam's DirectRunner, which tries Prism first and
-    downloads its binary where a network allows (``pipeline/direct_runner.py``). They run on what
+    downloads its binary where a network allows (``pipeline/runners/direct.py``). They run on what
     ``c4`` runs instead: the FnApiRunner, never downloading."""
     from apache_beam.runners.direct import direct_runner
 
-    from pipeline.direct_runner import C4DirectRunner
+    from pipeline.runners.direct import C4DirectRunner
 
     switching = direct_runner.SwitchingDirectRunner
     original = switching.run_pipeline

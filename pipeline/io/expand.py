@@ -16,10 +16,10 @@ from apache_beam.io.filesystems import FileSystems
 from google.api_core.exceptions import GoogleAPIError
 
 from filters.spec import UsageError
-from pipeline.config import LISTING_SUFFIXES, WET_SUFFIXES
 from pipeline.io import urls
 from pipeline.io.gcs import connect_anonymously_if_emulated
 from pipeline.io.http import FetchError, FetchPolicy, HttpFetcher
+from pipeline.io.urls import LISTING_SUFFIXES, WET_SUFFIXES
 
 _GLOB_CHARS = frozenset("*?[")
 _WARC_MAGIC = b"WARC/"

@@ -16,6 +16,9 @@ DEFAULT_CC_BASE_URL = "https://data.commoncrawl.org"
 CRAWL_ID = re.compile(r"CC-MAIN-\d{4}-\d{2}")
 CRAWL_PREFIX = "crawl-data/"
 HTTP_SCHEMES = ("http://", "https://")
+# What an input path names, by its ending: a WET file, or a listing of WET paths.
+WET_SUFFIXES = (".wet", ".wet.gz")
+LISTING_SUFFIXES = (".paths", ".paths.gz", ".txt", ".txt.gz", ".lst", ".lst.gz")
 
 
 def is_remote(path: str) -> bool:

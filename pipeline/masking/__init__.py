@@ -1,6 +1,12 @@
-"""T5 span corruption of a built C4 (issue 4): vocabulary, mask math and packing.
+"""T5 span corruption of a built C4: vocabulary, mask math, packing, writing, masked lineage.
 
-Pure modules only are re-exported here; the Beam stage is ``pipeline.masking.mask_transform``.
+``spans`` (T5's mask math), ``packing`` (documents -> 512/114 examples), ``vocab``
+(SentencePiece), ``lineage`` (which examples hold which documents), ``mask_transform`` and
+``write`` (the Beam stage and sink), ``run`` (``c4 mask`` and ``c4 vocab``).
+
+May import: ``filters/``, ``formats/``, ``io/``, the build's ``write``/``lineage``/``options``,
+``runners.select`` and ``command``; never ``forget/``, ``cloud/`` or ``cli``. Pure modules only
+are re-exported here; the Beam stage is ``pipeline.masking.mask_transform``.
 """
 
 from pipeline.masking.packing import (

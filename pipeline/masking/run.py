@@ -214,10 +214,10 @@ def mask_pipeline(
 
 def mask_parser() -> argparse.ArgumentParser:
     """``c4 mask DIR ...``: INTERFACE.md's flags plus ``--runner``; the rest goes to Beam."""
-    from pipeline.cli import _OneLineParser
+    from pipeline.command import OneLineParser
 
     defaults = MaskConfig()
-    parser = _OneLineParser(prog="c4 mask", allow_abbrev=False)
+    parser = OneLineParser(prog="c4 mask", allow_abbrev=False)
     parser.add_argument("dir", metavar="DIR", help="a built DIR (c4 build --output)")
     parser.add_argument("--output", default=None, help="MDIR (default: DIR/masked)")
     parser.add_argument("--vocab", default=None, help="SentencePiece model, local or gs://")
@@ -234,19 +234,17 @@ def mask_parser() -> argparse.ArgumentParser:
 
 
 def _run_graph(build: Any, runner: Any, options: Any) -> None:
+    from pipeline.command import run_to_completion
+
     pipeline = beam.Pipeline(runner=runner, options=options)
     build(pipeline)
-    result = pipeline.run()
-    result.wait_until_finish()
-    state = str(getattr(result, "state", "DONE"))
-    if "FAIL" in state or "CANCEL" in state:
-        raise RuntimeError(f"pipeline ended in state {state}")
+    run_to_completion(pipeline)
 
 
 def run_mask(argv: Sequence[str]) -> int:
     """``c4 mask``: parse, validate, run; prints what was written."""
-    from pipeline.cli import make_runner
     from pipeline.options import run_options
+    from pipeline.runners.select import make_runner
 
     try:
         args, beam_args = mask_parser().parse_known_args(list(argv))
@@ -300,11 +298,11 @@ def summary_line(masked_dir: str, elapsed: float) -> str:
 
 def vocab_parser() -> argparse.ArgumentParser:
     """``c4 vocab train DIR --output MODEL [--vocab_size N]``."""
-    from pipeline.cli import _OneLineParser
+    from pipeline.command import OneLineParser
 
-    parser = _OneLineParser(prog="c4 vocab", allow_abbrev=False)
+    parser = OneLineParser(prog="c4 vocab", allow_abbrev=False)
     sub = parser.add_subparsers(
-        dest="action", metavar="train", required=True, parser_class=_OneLineParser
+        dest="action", metavar="train", required=True, parser_class=OneLineParser
     )
     train = sub.add_parser("train", prog="c4 vocab train", allow_abbrev=False)
     train.add_argument("dir", metavar="DIR", help="a built DIR; its train split is read")

@@ -9,7 +9,7 @@
   ``doc_ids`` (list<string>), ``seed`` (int64);
 
 - ``lineage/masked/<split>/`` of DIR (or ``MDIR/lineage/<split>/``): per document, the examples
-  holding it (``pipeline/masked_lineage.py``), one table file per shard, by the shard's writer;
+  holding it (``pipeline/masking/lineage.py``), one table file per shard, by the shard's writer;
 
 then ``config.json`` (options, vocabulary, per-split counts) last, so a directory with it is
 complete. Examples are in ``(pack, segment)`` order within and across shards, the shard count
@@ -30,8 +30,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline import masked_lineage
 from pipeline.formats import tfrecord
+from pipeline.masking import lineage as masked_lineage
 from pipeline.masking.packing import MaskedExample, example_row
 from pipeline.write import join, write_atomic
 

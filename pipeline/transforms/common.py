@@ -59,7 +59,8 @@ class Settled(NamedTuple):
     """A page ``DedupUrls`` kept, with the packed copy it was kept as, for ``DedupText``.
 
     ``DedupText`` reads the page's lines before its join and ships the page through the join;
-    shipping ``packed`` (``pipeline/packing.py``; a ``Page`` or a ``Pending`` whose page is
+    shipping ``packed`` (``pipeline/transforms/packing.py``; a ``Page`` or a ``Pending`` whose page
+    is
     ``page``) saves packing every page a second time.
     """
 

@@ -5,7 +5,8 @@ Two shuffles, both on 16-byte md5 digests (``filters.dedup``), never a set of al
 1. Votes: each distinct line (or window) of a page is a ``Vote`` for its owner digest; the smallest
    owner wins the key. Votes are merged in the emitting worker first (one table per bundle,
    flushed every ``FLUSH_VOTES`` votes), then sent as one table of packed rows
-   (``pipeline/vote_rows.py``, 44 bytes a vote) per *vote bucket* (a hash range of the keys) to
+   (``pipeline/transforms/vote_rows.py``, 44 bytes a vote) per *vote bucket* (a hash range of the
+   keys) to
    ``CombinePerKey(VoteRowsCombineFn)``, which merges the tables of a bucket. A line that occurs
    10^6 times costs one vote per bundle (hot keys are free), and the shuffle carries a few
    tables per bundle instead of one element per line.
@@ -35,8 +36,7 @@ from filters import dedup
 from filters.records import Page
 from filters.sentences import load_punkt
 from filters.spec import C4Rules
-from pipeline import vote_rows
-from pipeline.packing import pack, unpack
+from pipeline.transforms import vote_rows
 from pipeline.transforms.common import (
     Counters,
     CountingDoFn,
@@ -46,6 +46,7 @@ from pipeline.transforms.common import (
     is_counters,
     page_of,
 )
+from pipeline.transforms.packing import pack, unpack
 
 # Votes a bundle collects before it merges and ships them (44 bytes each as rows).
 FLUSH_VOTES = 200_000
@@ -62,7 +63,8 @@ def vote_buckets(n_files: int) -> int:
 
 
 class VoteRowsCombineFn(beam.CombineFn):
-    """The serialized vote tables of one bucket -> one merged table (``pipeline.vote_rows``).
+    """The serialized vote tables of one bucket -> one merged table
+    (``pipeline.transforms.vote_rows``).
 
     Associative and commutative; the accumulator is a list of tables merged when compacted,
     so adding a table costs nothing until the runner ships or extracts it.

@@ -8,7 +8,8 @@ does not read the text, so the result does not depend on the order a runner comb
 The copies arrive as ``Pending`` records when the config cleans: the paragraph filter and
 ``clean_page`` already ran on them (``pipeline/transforms/common.py``), so the shuffle carries
 cleaned text, and here the kept copy's decisions are counted and applied. Copies cross the
-shuffle packed (``pipeline/packing.py``); only the kept one is unpacked. When ``DedupText``
+shuffle packed (``pipeline/transforms/packing.py``); only the kept one is unpacked. When
+``DedupText``
 follows (the version dedups text), each kept page leaves as ``Settled``, with the packed copy it
 crossed the shuffle as, which ``DedupText`` ships on through its join without packing it again.
 """
@@ -23,12 +24,12 @@ import apache_beam as beam
 from filters import dedup
 from filters.records import Page
 from filters.spec import C4Rules
-from pipeline.packing import pack, unpack
 from pipeline.transforms.common import CountingDoFn, Pending, Settled, SplitPages, page_of
+from pipeline.transforms.packing import pack, unpack
 
 Copy = Page | Pending
 Rank = tuple[str, int, int]
-# (rank of the best copy, that copy packed by pipeline.packing, copies seen)
+# (rank of the best copy, that copy packed by pipeline.transforms.packing, copies seen)
 Accumulator = tuple[Rank | None, bytes | None, int]
 
 

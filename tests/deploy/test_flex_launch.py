@@ -1,4 +1,5 @@
-"""The Flex Template launcher's entry (``pipeline.submit.launch_template``) takes every template
+"""The Flex Template launcher's entry (``pipeline.cloud.submit.launch_template``) takes every
+template
 parameter as a ``c4 build`` flag, the blocklists included, and hands them to the build config.
 
 Dataflow is not reachable here, so the pipeline is built with a stand-in whose ``run`` does
@@ -14,7 +15,8 @@ from typing import Any
 import apache_beam as beam
 import pytest
 
-from pipeline import build, submit
+from pipeline import build
+from pipeline.cloud import submit
 from tests.conftest import REPO
 
 
@@ -55,7 +57,7 @@ def test_launcher_passes_blocklists_to_the_build(
 
 
 def test_every_metadata_parameter_reaches_the_launcher_parser() -> None:
-    from pipeline.cli import build_parser
+    from pipeline.build_command import build_parser
 
     meta = json.loads((REPO / "deploy" / "metadata.json").read_text())
     names = [p["name"] for p in meta["parameters"]]

@@ -67,7 +67,7 @@ def sdist(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_sdist_holds_packages_and_data(sdist: Path):
     with tarfile.open(sdist) as tar:
         names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
-    for path in ["setup.py", "pipeline/__init__.py", "pipeline/cli.py", "pipeline/submit.py"]:
+    for path in ["setup.py", "pipeline/__init__.py", "pipeline/cli.py", "pipeline/cloud/submit.py"]:
         assert path in names
     assert "filters/__init__.py" in names and "pipeline/transforms/read.py" in names
     for path in DATA:

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from pipeline.cli import build_parser
+from pipeline.build_command import build_parser
 from tests.conftest import REPO
 
 DEPLOY = REPO / "deploy"
@@ -194,4 +194,4 @@ def test_scripts_refuse_missing_settings_with_one_line_each(tmp_path):
 
 def test_flex_main_launches_through_submit():
     text = (DEPLOY / "flex_main.py").read_text()
-    assert "from pipeline.submit import launch_template" in text
+    assert "from pipeline.cloud.submit import launch_template" in text

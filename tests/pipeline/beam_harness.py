@@ -16,8 +16,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that
 
 from pipeline.build import C4Collections, build_collections
-from pipeline.cli import make_runner
 from pipeline.config import BuildConfig
+from pipeline.runners.select import make_runner
 
 
 class Collected(NamedTuple):

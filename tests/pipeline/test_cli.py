@@ -77,7 +77,7 @@ def test_build_runs_and_a_failed_run_exits_1(tmp_path: Path) -> None:
     stats = json.loads((out / "stats.json").read_text())
     assert stats["reconciliation"]["balanced"]
     assert "read " in ok.stderr  # the reader's progress line
-    assert "bson" not in ok.stderr  # pipeline/startup.py declined MongoDB IO quietly
+    assert "bson" not in ok.stderr  # pipeline/runners/startup.py declined MongoDB IO quietly
 
     # An output directory that cannot be created: the run itself fails -> exit 1, one last line.
     bad = subprocess.run(

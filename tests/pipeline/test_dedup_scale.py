@@ -18,14 +18,14 @@ import apache_beam as beam
 import pytest
 
 from filters.spec import resolve_rules
-from pipeline import vote_rows
+from pipeline.transforms import vote_rows
 from pipeline.transforms.dedup import DedupText, VoteRowsCombineFn, vote_buckets
 
 HOT_SCRIPT = textwrap.dedent(
     """
     import hashlib, resource, sys, time
     import apache_beam as beam
-    from pipeline import vote_rows
+    from pipeline.transforms import vote_rows
     from pipeline.transforms.dedup import VoteRowsCombineFn
 
     N = int(sys.argv[1])

@@ -22,7 +22,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.build import build_pipeline
 from pipeline.config import make_build_config
-from pipeline.runners import C4DaskRunner
+from pipeline.runners.dask import C4DaskRunner
 from tests.conftest import REAL_WET, TWO_WORKERS
 
 INPUTS = [str(p) for p in REAL_WET if "excerpt-262" in p.name or "excerpt-25" in p.name]
@@ -53,7 +53,7 @@ import dask.distributed as dd
 from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline.build import build_pipeline
 from pipeline.config import make_build_config
-from pipeline.runners import C4DaskRunner
+from pipeline.runners.dask import C4DaskRunner
 
 if __name__ == "__main__":
     out, inputs = sys.argv[1], sys.argv[2:]
@@ -98,7 +98,8 @@ def _build_on_dask_processes(out: Path, tmp: Path) -> dict[str, bytes]:
 
 
 def _build_with_c4_forked_workers(out: Path) -> dict[str, bytes]:
-    """``c4 build`` with two worker processes, which it forks (``pipeline/forked_workers.py``)."""
+    """``c4 build`` with two worker processes, which it forks
+    (``pipeline/runners/forked_workers.py``)."""
     repo = Path(__file__).resolve().parents[2]
     command = [sys.executable, "-m", "pipeline.cli", "build", "--input", *INPUTS]
     done = subprocess.run(

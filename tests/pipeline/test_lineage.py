@@ -10,7 +10,7 @@ import pytest
 from filters.lineage import content_digest, document_domain
 from filters.urls import normalize_url
 from pipeline.cli import main
-from tests.pipeline import forget_fixtures as ff
+from tests.pipeline.forget import fixtures as ff
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.cli import build_parser, main
+from pipeline.build_command import build_parser
+from pipeline.cli import main
+from pipeline.cloud.submit import build_config_from_args, submit_parser
 from pipeline.options import C4Options, add_build_arguments
-from pipeline.submit import build_config_from_args, submit_parser
 
 BLOCKLISTS = ("--blocklist_urls", "--blocklist_domains")
 

@@ -2,7 +2,8 @@
 
 Inputs are the real shared WET samples parsed by ``filters.wet`` (pages, drops and the dead
 letters of the broken edge-case files), URL-deduplicated as the pipeline does, so the counters
-balance. Runs on DirectRunner and on the project's DaskRunner (``pipeline.runners.C4DaskRunner``,
+balance. Runs on DirectRunner and on the project's DaskRunner
+(``pipeline.runners.dask.C4DaskRunner``,
 a local 2-worker, 2-process cluster) must write the same bytes.
 """
 
@@ -82,7 +83,7 @@ def run_write(config: BuildConfig, inputs: Inputs, runner: str = "DirectRunner")
     if runner == "DaskRunner":
         from dask.distributed import LocalCluster
 
-        from pipeline.runners import C4DaskRunner
+        from pipeline.runners.dask import C4DaskRunner
 
         cluster = LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"

@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.io.gcs import EMULATOR_ENV
-from tests.pipeline import forget_fixtures as ff
+from tests.pipeline.forget import fixtures as ff
 
 
 def _tree(root: Path) -> dict[str, bytes]:

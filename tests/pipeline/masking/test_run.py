@@ -18,9 +18,9 @@ from pipeline.formats import parquet_io
 from pipeline.masking import run as masking
 from pipeline.masking.packing import MaskConfig, example_row, mask_documents
 from pipeline.masking.vocab import Vocabulary
-from pipeline.runners import C4DaskRunner
+from pipeline.runners.dask import C4DaskRunner
 from tests.conftest import SHARED
-from tests.pipeline import forget_fixtures as ff
+from tests.pipeline.forget import fixtures as ff
 
 OLMO_SAMPLE = SHARED / "data" / "c4" / "c4-en.olmo-sample-1000.json.gz"
 

@@ -1,0 +1,220 @@
+"""``c4 trace`` and ``c4 forget``: argument parsing, the deletion report, exit codes.
+
+Exit codes (INTERFACE.md): 0 done (or, with ``--verify``, nothing listed remains); 2 a usage
+error or a bad request, one line naming the flag, before anything changes; 1 a failed run, or
+``--verify`` finding something listed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any, NoReturn
+
+from filters.lineage import Request, parse_doc_id_line, parse_domain_line, parse_url_line
+from filters.spec import UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _trace_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="c4 trace", allow_abbrev=False)
+    parser.add_argument("dir", metavar="DIR")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--url")
+    which.add_argument("--doc_id")
+    which.add_argument("--domain")
+    parser.add_argument("--json", action="store_true", help="print JSON lines instead")
+    return parser
+
+
+def _forget_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="c4 forget", allow_abbrev=False)
+    parser.add_argument("dir", metavar="DIR")
+    parser.add_argument("--urls", help="file: one URL a line")
+    parser.add_argument("--domains", help="file: one domain a line (subdomains match too)")
+    parser.add_argument("--doc_ids", help="file: one doc_id a line")
+    parser.add_argument("--verify", action="store_true", help="only check; exit 1 if any remains")
+    return parser
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace | int:
+    try:
+        return parser.parse_args(list(argv))
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
+def _one(flag: str, value: str, parse: Any) -> frozenset[str]:
+    try:
+        return frozenset([parse(value)])
+    except ValueError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
+
+
+def run_trace(argv: Sequence[str]) -> int:
+    """``c4 trace DIR (--url U | --doc_id ID | --domain D)``."""
+    from pipeline.forget import store as forget_store
+    from pipeline.forget import trace
+
+    args = _parse(_trace_parser(), argv)
+    if isinstance(args, int):
+        return args
+    try:
+        request = Request(
+            _one("--url", args.url, parse_url_line) if args.url else frozenset(),
+            _one("--domain", args.domain, parse_domain_line) if args.domain else frozenset(),
+            _one("--doc_id", args.doc_id, parse_doc_id_line) if args.doc_id else frozenset(),
+        )
+        build = forget_store.open_build(args.dir)
+    except UsageError as exc:
+        print(f"c4 trace: {exc}", file=sys.stderr)
+        return 2
+    rows = trace.trace(build, request)
+    if args.json:
+        for row in rows:
+            print(json.dumps(row, sort_keys=True, ensure_ascii=False))
+    elif rows:
+        print(trace.format_trace(rows), end="")
+    gone = trace.forgotten(forget_store.load_ledger(build), request)
+    for item in gone:
+        print(f"forgotten: {item} (c4 forget; see {args.dir}/forget/)", file=sys.stderr)
+    if not rows and not gone:
+        print("c4 trace: no document matches", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _request(args: argparse.Namespace) -> Request:
+    from pipeline.forget.store import read_request_file
+
+    return Request(
+        frozenset(read_request_file(args.urls, "--urls", parse_url_line)),
+        frozenset(read_request_file(args.domains, "--domains", parse_domain_line)),
+        frozenset(read_request_file(args.doc_ids, "--doc_ids", parse_doc_id_line)),
+    )
+
+
+def run_forget(argv: Sequence[str]) -> int:
+    """``c4 forget DIR [--urls F] [--domains F] [--doc_ids F] [--verify]``."""
+    from pipeline.forget import rewrite as forget
+    from pipeline.forget import store as forget_store
+    from pipeline.forget import verify as forget_verify
+
+    args = _parse(_forget_parser(), argv)
+    if isinstance(args, int):
+        return args
+    try:
+        build = forget_store.open_build(args.dir)
+        request = _request(args)
+        ledger = forget_store.load_ledger(build)
+        if request.empty and not (args.verify and not ledger.request.empty):
+            raise UsageError("--urls/--domains/--doc_ids: give at least one non-empty list")
+        if not args.verify:
+            _check_doc_ids(build, request, ledger)
+    except UsageError as exc:
+        print(f"c4 forget: {exc}", file=sys.stderr)
+        return 2
+    if args.verify:
+        found = list(forget_verify.findings(build, request, ledger))
+        for line in found:
+            print(f"remains: {line}")
+        print(f"c4 forget --verify: {len(found)} listed item(s) remain in {args.dir}")
+        return 1 if found else 0
+    try:
+        result = forget.apply(build, request, ledger)
+    except Exception as exc:
+        print(f"c4 forget: failed: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+        return 1
+    if not result["changes"]:
+        print(f"c4 forget: nothing listed is left in {args.dir}; nothing changed")
+        return 0
+    report = report_json(args, request, result)
+    json_path, text_path = _write_report(build, report)
+    print(format_report(report), end="")
+    print(f"report: {json_path}\n        {text_path}")
+    return 0
+
+
+def _check_doc_ids(build: Any, request: Request, ledger: Any) -> None:
+    """Refuse a doc_id this DIR never held (a typo must not pass as done)."""
+    from pipeline import lineage
+
+    if not request.doc_ids:
+        return
+    known = {row["doc_id"] for row in lineage.iter_lineage(build.root)} | ledger.doc_ids
+    unknown = sorted(request.doc_ids - known)
+    if unknown:
+        more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+        raise UsageError(f"--doc_ids: unknown doc_id {unknown[0]}{more}; nothing changed")
+
+
+def report_json(
+    args: argparse.Namespace, request: Request, result: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The deletion report: request, matches (digests only), files changed, counts, vocabulary."""
+    from pipeline.forget import rewrite as forget
+
+    masked = dict(result["masked"])
+    return {
+        "command": "c4 forget",
+        "dir": args.dir,
+        "time_utc": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "asked": {
+            "urls": sorted(request.urls),
+            "domains": sorted(request.domains),
+            "doc_ids": sorted(request.doc_ids),
+            "files": {"urls": args.urls, "domains": args.domains, "doc_ids": args.doc_ids},
+        },
+        "matched": forget.matched_summary(result["matched"]),
+        "files_changed": sorted(result["changes"], key=lambda c: c["path"]),
+        "counts": dict(result["counts"]),
+        "masked": masked,
+        "not_covered": [
+            "copies outside DIR (downloads, caches of readers, models trained on it)",
+        ],
+    }
+
+
+def format_report(report: Mapping[str, Any]) -> str:
+    """The readable summary of a deletion report."""
+    matched = report["matched"]
+    counts = report["counts"]
+    lines = [
+        f"c4 forget {report['dir']} at {report['time_utc']}",
+        f"asked: {len(report['asked']['urls'])} URL(s), {len(report['asked']['domains'])} "
+        f"domain(s), {len(report['asked']['doc_ids'])} doc_id(s)",
+        f"matched: {matched['documents']} document(s) "
+        + ", ".join(f"{k}: {v}" for k, v in matched["by_reason"].items()),
+        f"documents kept: {counts.get('kept_before', '?')} -> {counts.get('kept_after', '?')}",
+    ]
+    masked = report["masked"]
+    if masked.get("present"):
+        lines.append(f"masked examples removed: {masked['removed_examples']}")
+        vocab = masked.get("vocab", {})
+        state = "TAINTED" if vocab.get("tainted") else "clean"
+        lines.append(f"vocabulary {vocab.get('source', '?')}: {state} ({vocab.get('note', '')})")
+    lines.append(f"files changed: {len(report['files_changed'])}")
+    for change in report["files_changed"]:
+        lines.append(
+            f"  {change['path']}: {change['records_before']} -> {change['records_after']} records,"
+            f" sha256 {change['sha256_before'][:12]} -> {change['sha256_after'][:12]}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _write_report(build: Any, report: Mapping[str, Any]) -> tuple[str, str]:
+    from pipeline.forget import store as forget_store
+    from pipeline.write import write_atomic
+
+    json_path, text_path = forget_store.report_paths(build)
+    write_atomic(json_path, (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
+    write_atomic(text_path, format_report(report).encode("utf-8"))
+    return json_path, text_path

@@ -1,0 +1,186 @@
+"""pipeline/runners/startup.py: a c4 process imports Beam without what it never uses, and still
+works."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import apache_beam as beam
+import pytest
+from apache_beam.transforms import userstate
+from apache_beam.transforms.userstate import BagStateSpec
+
+from pipeline.runners import startup
+
+
+def _fresh_python(code: str) -> subprocess.CompletedProcess[str]:
+    """``code`` in a new interpreter (this one has imported Beam and pandas long ago)."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_fresh_process_imports_beam_without_the_unused_modules() -> None:
+    run = _fresh_python(
+        """
+        import importlib.util, sys
+        from pipeline.runners.startup import UNUSED, declined_during_import, import_beam
+        import_beam(["--input", "x.wet.gz"])
+        import apache_beam as beam
+        from apache_beam.io.filesystems import FileSystems
+        named = UNUSED + declined_during_import([])
+        print("loaded:", sorted(m for m in named if m in sys.modules))
+        schemes = [c.scheme() for c in beam.io.filesystem.FileSystem.get_all_subclasses()]
+        print("gs before:", "gs" in schemes)
+        # pandas stays unavailable, and pyarrow (Cython) works without it.
+        try:
+            import pandas
+            print("pandas: imported")
+        except ModuleNotFoundError as exc:
+            print("pandas:", exc)
+        import pyarrow as pa
+        print("pyarrow:", pa.table({"a": [1, 2]}).num_rows)
+        # The rest is declined only while Beam is imported.
+        if importlib.util.find_spec("google.cloud.bigquery") is not None:
+            import apache_beam.io.gcp.bigquery
+        import apache_beam.io.gcp.gcsfilesystem
+        print("gs after:", FileSystems.get_filesystem("gs://bucket/x").scheme())
+        with beam.Pipeline() as p:
+            p | beam.Create([1, 2]) | beam.Map(lambda x: x)
+        print("ran")
+        """
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = run.stdout.splitlines()
+    assert "loaded: []" in out
+    assert "gs before: False" in out
+    assert "pandas: pandas is not used by c4" in out
+    assert "pyarrow: 2" in out
+    assert "gs after: gs" in out
+    assert "ran" in out
+    assert "bson" not in run.stderr  # Beam's MongoDB warning is not shown to a c4 user
+    assert "GCSFileSystem" not in run.stderr  # nor a warning about the declined filesystem
+
+
+@pytest.mark.parametrize(
+    ("argv", "dataflow", "gcs", "dataflow_api"),
+    [
+        ([], False, False, False),
+        (["--input", "a.wet.gz", "--output", "out"], False, False, False),
+        (["--output", "gs://bucket/out"], False, True, False),
+        (["--blocklist_urls=gs://bucket/urls.txt"], False, True, False),
+        (["--runner", "DataflowRunner"], False, True, True),
+        (["--runner=dataflow"], False, True, True),
+        (["--runner", "DaskRunner"], False, False, False),
+        ([], True, True, True),  # c4 submit
+    ],
+)
+def test_gcs_and_dataflow_are_kept_when_the_command_may_use_them(
+    argv: list[str], dataflow: bool, gcs: bool, dataflow_api: bool
+) -> None:
+    declined = startup.declined_during_import(argv, dataflow=dataflow)
+    assert set(startup.UNUSED_BY_BEAM_IMPORT) <= set(declined)
+    assert (not set(startup.GCS) & set(declined)) == gcs
+    assert (not set(startup.DATAFLOW) & set(declined)) == dataflow_api
+
+
+def test_gcs_named_only_by_a_listing_is_registered_for_the_build_and_its_workers() -> None:
+    run = _fresh_python(
+        """
+        from pipeline.runners import startup
+        from pipeline.runners.startup import GCS, declined_here, import_beam, register_gcs_if_needed
+        import_beam(["--input", "local-listing.txt"])
+        print("declined before:", set(GCS) <= set(declined_here()))
+        register_gcs_if_needed(["/tmp/a.wet.gz", "gs://bucket/b.warc.wet.gz"])
+        from apache_beam.io.filesystems import FileSystems
+        print("gs:", FileSystems.get_filesystem("gs://bucket/x").scheme())
+        print("declined after:", bool(set(GCS) & set(declined_here())))
+        """
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.splitlines() == ["declined before: True", "gs: gs", "declined after: False"]
+
+
+def test_a_dataflow_command_gets_beam_with_gcs_and_the_dataflow_client() -> None:
+    run = _fresh_python(
+        """
+        from pipeline.runners.startup import import_beam
+        import_beam(["--runner", "DataflowRunner", "--output", "gs://bucket/out"])
+        from apache_beam.io.filesystems import FileSystems
+        from apache_beam.runners.dataflow import dataflow_runner
+        print("gs:", FileSystems.get_filesystem("gs://bucket/x").scheme())
+        print("dataflow api:", dataflow_runner.dataflow_api is not None)
+        """
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.splitlines() == ["gs: gs", "dataflow api: True"]
+
+
+def test_a_process_that_imported_beam_is_left_alone() -> None:
+    finders = list(sys.meta_path)
+    introspect = userstate.get_dofn_specs
+    startup.import_beam()
+    assert sys.meta_path == finders
+    assert userstate.get_dofn_specs is introspect
+
+
+class _Stateful(beam.DoFn):
+    def process(
+        self,
+        kv: tuple[str, int],
+        seen: object = beam.DoFn.StateParam(BagStateSpec("seen", beam.coders.VarIntCoder())),
+    ) -> None:
+        pass
+
+
+class _Plain(beam.DoFn):
+    def process(self, x: int) -> None:
+        pass
+
+
+def test_dofn_specs_are_introspected_once_per_dofn_with_the_same_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[object] = []
+    introspect = userstate.get_dofn_specs
+
+    def counting(dofn: object) -> object:
+        calls.append(dofn)
+        return introspect(dofn)
+
+    monkeypatch.setattr(userstate, "get_dofn_specs", counting)
+    startup._remember_dofn_specs()
+    stateful, plain = _Stateful(), _Plain()
+    for _ in range(3):
+        assert userstate.is_stateful_dofn(stateful)
+        assert not userstate.is_stateful_dofn(plain)
+    state_specs, timer_specs = userstate.get_dofn_specs(stateful)
+    assert [s.name for s in state_specs] == ["seen"] and not timer_specs
+    assert calls == [stateful, plain]  # once each
+    assert userstate.get_dofn_specs(_Plain()) == (set(), set())  # a new instance: asked again
+    assert len(calls) == 3
+
+
+def test_punkt_is_imported_without_the_rest_of_nltk_and_splits_as_nltk_does() -> None:
+    from filters.sentences import load_punkt
+
+    text = "Dr. Smith arrived at 5 p.m. on Jan. 3. He left!\\nThen what? (Nobody knew.) The end."
+    run = _fresh_python(
+        f"""
+        import sys
+        from pipeline.runners.startup import import_beam
+        import_beam(["--input", "x.wet.gz"])
+        from filters.sentences import load_punkt
+        print(load_punkt().split("{text}"))
+        print("nltk modules:", len([m for m in sys.modules if m.split(".")[0] == "nltk"]))
+        """
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    split, loaded = run.stdout.splitlines()
+    assert split == str(load_punkt().split(text.replace("\\n", "\n")))  # this process: all of NLTK
+    assert int(loaded.rpartition(" ")[2]) < 20  # ~245 with NLTK's __init__
