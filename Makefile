@@ -3,10 +3,8 @@
 PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
-SHARED ?= $(abspath ../shared)
-export C4_SHARED := $(SHARED)
 
-.PHONY: run test lint typecheck unit setup reference bench clean lock
+.PHONY: run test lint typecheck unit setup reference seqio rates bench clean lock
 
 $(VENV)/.installed: setup.py requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +21,19 @@ run: setup
 
 ## make reference: the TFDS reference harnesses the differential tests diff against (cached)
 reference:
-	bash $(SHARED)/reference/setup.sh
+	$(PYTHON) tests/reference/install.py
+
+## make seqio: .venv-seqio, a training environment with seqio for tests/seqio/ (its own: seqio's
+## sentencepiece needs protobuf >= 7, Beam < 7; docs/training.md "Two environments")
+SEQIO_VENV := .venv-seqio
+$(SEQIO_VENV)/.installed: tests/seqio/requirements.txt
+	rm -rf $(SEQIO_VENV)
+	$(PYTHON) -m venv $(SEQIO_VENV)
+	$(SEQIO_VENV)/bin/python -m pip install -q --upgrade pip
+	$(SEQIO_VENV)/bin/python -m pip install -q -r tests/seqio/requirements.txt
+	touch $@
+
+seqio: $(SEQIO_VENV)/.installed
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -33,13 +43,17 @@ typecheck: setup
 	$(VENV)/bin/mypy
 
 ## make test: set up, lint, type-check and run every test
-test: setup reference lint typecheck
+test: setup reference seqio lint typecheck
 	$(VENV)/bin/pytest -n 2 -q
 
 ## make bench: the benchmark suite -> benchmarks/results/*.json + *.png (docs/benchmarks.md);
 ## BENCH_QUICK=1 make bench: tiny inputs, one repetition (checks the harness, ~1 min)
 bench: setup reference
 	$(PY) benchmarks/suite.py
+
+## make rates: c4 estimate's packaged rates (pipeline/cloud/data/rates.json) from benchmarks/results
+rates: setup
+	$(PY) benchmarks/rates.py
 
 ## make lock: re-resolve requirements.lock from setup.py (commit the result)
 lock:
@@ -49,4 +63,4 @@ lock:
 	/tmp/c4-lock-venv/bin/pip freeze --exclude c4-pipeline > requirements.lock
 
 clean:
-	rm -rf $(VENV) c4-output .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SEQIO_VENV) c4-output .pytest_cache .mypy_cache .ruff_cache

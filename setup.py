@@ -18,10 +18,14 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.11,<3.12",
-    packages=find_packages(include=["filters", "filters.*", "pipeline", "pipeline.*"]),
+    # c4_examples: the trainers' readers and Switch Transformer (docs/training.md), importable.
+    packages=find_packages(
+        include=["filters", "filters.*", "pipeline", "pipeline.*", "c4_examples"]
+    ),
     package_data={
         "filters": ["data/*", "data/**/*"],
         "pipeline": ["data/*", "data/**/*"],
+        "pipeline.cloud": ["data/*.json"],  # c4 estimate's measured rates
     },
     include_package_data=True,
     install_requires=[
@@ -52,7 +56,7 @@ setup(
             "tensorflow-datasets==4.9.10",
             # A real GCS server on 127.0.0.1; 2026.7.19 has the batch copy Beam's rename uses.
             "gcp-storage-emulator==2026.7.19",
-            # The trainers' readers of DIR/masked/ (docs/training.md) and examples/moe_switch.py.
+            # The trainers' readers of DIR/masked/ (docs/training.md) and c4_examples/moe_switch.py.
             "torch==2.13.0",
             "datasets==5.2.0",
         ],

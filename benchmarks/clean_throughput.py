@@ -1,6 +1,6 @@
 """Throughput of the C4 core, ours (``filters.local.run_local``) against the TFDS reference.
 
-Both run on the same input (default: the five real WET files in ../shared/data/wet;
+Both run on the same input (default: the five real WET files in tests/data/wet;
 ``--corpus_mb N`` for a synthetic-from-real corpus), one thread each (``RAYON_NUM_THREADS=1``),
 language detection included. Before timing, the outputs are checked identical (documents and
 features); a mismatch stops the benchmark.
@@ -47,13 +47,12 @@ os.environ["RAYON_NUM_THREADS"] = "1"
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.corpus import write_corpus  # noqa: E402
+from benchmarks.corpus import WET_DIR, write_corpus  # noqa: E402
 from filters.local import load_resources, run_local  # noqa: E402
 from filters.spec import resolve_rules  # noqa: E402
 from tests.reference_runner import (  # noqa: E402
     HARNESS_3,
     HARNESS_LEGACY,
-    SHARED,
     reference_python,
     run_reference,
 )
@@ -130,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             write_corpus(path, args.corpus_mb, args.seed)
         paths = [path]
     else:
-        paths = sorted((SHARED / "data" / "wet").glob("*.warc.wet.gz"))
+        paths = sorted(WET_DIR.glob("*.warc.wet.gz"))
     mb = wet_bytes(paths) / 1e6
     print(f"input: {len(paths)} file(s), {mb:.2f} MB decompressed WET, c4/en {version}")
 

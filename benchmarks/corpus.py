@@ -1,7 +1,7 @@
-"""Deterministic WET corpora of any size, resampled from the real records in ../shared/data.
+"""Deterministic WET corpora of any size, resampled from the real records in tests/data.
 
 Synthetic-from-real: every page is a real page (a Common Crawl WET conversion record from
-``shared/data/wet/``, or now and then a real C4 document from ``shared/data/c4/``) whose lines are
+``tests/data/wet/``, or now and then a real C4 document from ``tests/data/c4/``) whose lines are
 lightly perturbed so they stay unique, plus controlled rates of
 
 * duplicate lines: a line replaced by one from a fixed pool of real lines (boilerplate-like
@@ -34,9 +34,10 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("C4_SHARED", REPO.parent / "shared")).resolve()
-WET_DIR = SHARED / "data" / "wet"
-C4_SAMPLE = SHARED / "data" / "c4" / "c4-en.olmo-sample-1000.json.gz"
+# The vendored real data (tests/data/README.md); the same files the tests read.
+TEST_DATA = REPO / "tests" / "data"
+WET_DIR = TEST_DATA / "wet"
+C4_SAMPLE = TEST_DATA / "c4" / "c4-en.olmo-sample-1000.json.gz"
 
 DEFAULT_DUP_LINE_RATE = 0.03
 DEFAULT_DUP_URL_RATE = 0.02
@@ -194,7 +195,7 @@ def generate(
     info_body = (
         "Software-Info: c4-pipeline benchmarks/corpus.py\r\n"
         f"isPartOf: synthetic-from-real (seed {seed})\r\n"
-        "description: pages resampled from shared/data (Common Crawl WET and C4 samples)\r\n"
+        "description: pages resampled from tests/data/ (Common Crawl WET and C4 samples)\r\n"
     ).encode()
     info = _record(
         [

@@ -1,6 +1,6 @@
 """Span-corruption throughput: ours (numpy) against T5's TensorFlow code; and tokenization.
 
-Input: the 1,000 real C4 documents of ``../shared/data/c4/c4-en.olmo-sample-1000.json.gz``,
+Input: the 1,000 real C4 documents of ``tests/data/c4/c4-en.olmo-sample-1000.json.gz``,
 tokenized with the shipped vocabulary (timed: tokenization throughput), packed 128 at a time and
 cut into 568-token segments (``pipeline.masking.packing``). Both sides then mask the *same*
 segments to 512/114 examples:
@@ -38,8 +38,7 @@ from pipeline.masking.packing import MaskConfig, mask_segment, prepare_document,
 from pipeline.masking.vocab import DEFAULT_VOCAB_PATH, Vocabulary
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("C4_SHARED", REPO.parent / "shared"))
-SAMPLE = SHARED / "data" / "c4" / "c4-en.olmo-sample-1000.json.gz"
+SAMPLE = REPO / "tests" / "data" / "c4" / "c4-en.olmo-sample-1000.json.gz"
 RESULTS = REPO / "benchmarks" / "results" / "mask_throughput.json"
 
 

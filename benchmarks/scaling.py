@@ -25,6 +25,17 @@ Both runners' TFRecord shards are compared at each size (they must be byte-ident
     python benchmarks/scaling.py --sizes 1000 --runners DirectRunner --merge   # + 1 GB (slow)
 
 Writes benchmarks/results/scaling.json, scaling.md (tables, linear fits) and scaling.png.
+
+Private Beam APIs (docs/runners.md; ``pipeline.runners.PATCHED_BEAM_VERSION``), all in the
+child mode's shuffle meter (``install_shuffle_meter``; tests/benchmarks/test_scaling.py):
+
+- ``apache_beam.runners.portability.fn_api_runner.execution.BundleContextManager.get_buffer``,
+  patched to label each grouping buffer with its GBK (from the buffer id, by
+  ``apache_beam.runners.portability.fn_api_runner.execution.split_buffer_id``, and the
+  manager's ``execution_context.pipeline_components``);
+- ``apache_beam.runners.portability.fn_api_runner.execution.GroupingBuffer.append``, patched to
+  count the bytes, and ``GroupingBuffer.partition`` (with ``ChunkedGroupingBuffer.partition``),
+  patched to count keys and values on first read from its ``_table`` and ``_grouped_output``.
 """
 
 from __future__ import annotations

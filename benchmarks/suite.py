@@ -10,7 +10,8 @@ Runs, in order, each checked identical to the reference before its figures count
 3. ``end_to_end.py``: whole-process ``c4 build`` against the reference's Beam pipeline at three
    input sizes (CPU, peak memory, linear fit) and 2 DirectRunner workers against 1;
 4. ``plots.py``: PNGs of the above next to the JSON; ``report.py``: the Markdown table
-   (``summary.md``) that docs/benchmarks.md quotes.
+   (``summary.md``) that docs/benchmarks.md quotes; ``rates.py``: ``c4 estimate``'s packaged
+   rates (``pipeline/cloud/data/rates.json``), after a full run into ``benchmarks/results``.
 
 ``BENCH_QUICK=1`` (or ``--quick``) shrinks every input and repetition count so the whole suite
 runs in about a minute: it checks that the harness works, its figures mean nothing.
@@ -35,6 +36,7 @@ from benchmarks import (  # noqa: E402
     mask_throughput,
     parse_baseline,
     plots,
+    rates,
     report,
 )
 
@@ -83,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"plot -> {png}")
     (results / "summary.md").write_text(report.render(results))
     print(f"table -> {results / 'summary.md'}")
+    if not args.quick and results == rates.estimate.RESULTS_DIR.resolve():
+        rates.main([])  # c4 estimate's packaged rates follow the committed results
     mode = "quick" if args.quick else "full"
     print(f"suite done in {time.perf_counter() - started:.0f}s wall ({mode})")
     return 0

@@ -47,10 +47,19 @@ class Dropped(NamedTuple):
 
 
 class DeadLetter(NamedTuple):
-    """Input that could not be read as a page (broken gzip, bad UTF-8, malformed record)."""
+    """Input that could not be read as a page (broken gzip, bad UTF-8, malformed record).
+
+    One dead letter stands for one input record. Where the loss is not a whole record, or not
+    only one (a damaged stretch of a file, a download that broke off), ``lost_bytes`` says how
+    many bytes of the input, as stored, were not read, and ``detail`` says which and why (byte
+    ranges, the ``WARC-Record-ID`` found in them, an expected size). ``detail`` holds no text of
+    the document (``c4 forget`` redacts ``excerpt`` only).
+    """
 
     stage: str
     source_file: str
     record_offset: int
     reason: str
     excerpt: str = ""
+    detail: str = ""
+    lost_bytes: int = 0

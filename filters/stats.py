@@ -2,7 +2,9 @@
 
 ``stats.json`` (INTERFACE.md) reports the balance ``input records = kept + dropped per reason +
 dead-lettered``; a record that vanishes without a reason is a bug, so an imbalance raises (or, with
-``strict=False``, is flagged in the result for a report to show).
+``strict=False``, is flagged in the result for a report to show). Input lost where no record count
+can say how much (a damaged stretch of a file, the rest of a failed download) is reported beside
+the balance, in bytes (``lost_bytes``), so that a balanced build does not look whole when it is not.
 
 Pure: no Beam, no I/O.
 """
@@ -32,6 +34,7 @@ def reconcile(
     dropped_by_reason: Mapping[tuple[str, str], int] | Mapping[str, int],
     dead_lettered: int,
     strict: bool = True,
+    lost_bytes: int = 0,
 ) -> dict[str, Any]:
     """Check and describe the record balance of one build.
 
@@ -41,17 +44,19 @@ def reconcile(
         dropped_by_reason: ``(stage, reason)`` (or ``"stage/reason"``) to the pages it removed.
         dead_lettered: records that could not be read as pages.
         strict: raise on an imbalance instead of returning ``balanced: False``.
+        lost_bytes: bytes of the input, as stored, that dead letters stand for beyond records.
 
     Returns:
         ``{"input_records", "kept", "dropped": {"stage/reason": n}, "dropped_total",
-        "dead_lettered", "balanced", "unaccounted"}`` with ``dropped`` sorted by name.
+        "dead_lettered", "balanced", "unaccounted"}`` with ``dropped`` sorted by name, and
+        ``"lost_bytes"`` when some were lost (absent, so stats of whole input keep their bytes).
 
     Raises:
         ReconciliationError: ``strict`` and the numbers do not add up, or a count is negative.
     """
     dropped = {_reason_name(k): int(v) for k, v in dropped_by_reason.items() if v}
     dropped = dict(sorted(dropped.items()))
-    counts = [n_input_records, kept, dead_lettered, *dropped.values()]
+    counts = [n_input_records, kept, dead_lettered, lost_bytes, *dropped.values()]
     if any(c < 0 for c in counts):
         raise ReconciliationError(f"negative count in reconciliation: {counts}")
     dropped_total = sum(dropped.values())
@@ -65,6 +70,8 @@ def reconcile(
         "balanced": unaccounted == 0,
         "unaccounted": unaccounted,
     }
+    if lost_bytes:
+        result["lost_bytes"] = lost_bytes
     if strict and unaccounted:
         raise ReconciliationError(
             f"{n_input_records} input records != {kept} kept + {dropped_total} dropped + "

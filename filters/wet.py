@@ -44,7 +44,9 @@ one record (usually ``filtered:no_url``) or crashes on its bytes.
 from __future__ import annotations
 
 import hashlib
+import io
 import posixpath
+import re
 import zlib
 from collections.abc import Callable, Generator, Iterator
 from typing import Any, BinaryIO, NamedTuple, cast
@@ -76,10 +78,25 @@ _METADATA_PREFIXES = ("WARC", "CONTENT-", "Content-")
 # Provenance only (not TFDS features): the first occurrence is the header's.
 _RECORD_ID_KEY = "WARC-Record-ID:"
 _DIGEST_KEY = "WARC-Block-Digest:"
+# Not a TFDS rule: a record of another type means the file is no WET file (module doc).
+_WARC_TYPE_KEY = "WARC-Type:"
+_WET_TYPES = frozenset(("conversion", "warcinfo"))
 _FIELD_KEYS = frozenset(
-    k[:-1] for k in (_URL_KEY, _DATE_KEY, _TYPE_KEY, _LENGTH_KEY, _RECORD_ID_KEY, _DIGEST_KEY)
+    k[:-1]
+    for k in (
+        _URL_KEY,
+        _DATE_KEY,
+        _TYPE_KEY,
+        _LENGTH_KEY,
+        _RECORD_ID_KEY,
+        _DIGEST_KEY,
+        _WARC_TYPE_KEY,
+    )
 )
-_FIRST_WINS = frozenset((_RECORD_ID_KEY[:-1], _DIGEST_KEY[:-1]))
+_FIRST_WINS = frozenset((_RECORD_ID_KEY[:-1], _DIGEST_KEY[:-1], _WARC_TYPE_KEY[:-1]))
+_RECORD_ID = re.compile(rb"WARC-Record-ID:[ \t]*(<[^>\r\n]{1,200}>)")
+_USE_WET = " \N{EM DASH} use a WET file"
+_NO_RECORD = "no WARC/1.0 record"
 
 _DELIMITER_BYTES = _PAGE_DELIMITER.encode("ascii")
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -91,6 +108,19 @@ _FEED_SIZE = 64 * 1024
 _INFLATE_CHUNK = 4 << 20
 # While skipping an oversized record, how much of its tail is kept to find the next line start.
 _SKIP_TAIL = 64 * 1024
+# Looking for a member that starts a record after damage: compressed bytes tried per candidate
+# and what is inflated of it (enough for a record's header block, which names it).
+_PROBE_IN = 16 * 1024
+_PROBE_OUT = 4 * 1024
+_PROBE_STEP = 64
+# How far into a file that does not start with a gzip header to look for damaged gzip.
+_HEAD_SEARCH = 64 * 1024
+# What a damaged piece is (``DeadLetter.detail``, after its byte range).
+_BAD_HEADER = "gzip header damaged"
+_BAD_MEMBER_DATA = "gzip member damaged"
+_NO_MEMBER = "no gzip member starts here"
+_GARBAGE = "bytes after the last gzip member"
+_PADDING = ""  # the reason of a ``_SourceError`` that is zero padding, no damage
 
 Item = Page | Dropped | DeadLetter
 
@@ -136,15 +166,43 @@ def make_doc_id(record_id: str, source_file: str, record_offset: int) -> str:
     return hashlib.sha1(f"{source_file}:{record_offset}".encode()).hexdigest()
 
 
+class ForeignRecord(ValueError):
+    """A WARC record that is not WET's (``WARC-Type`` other than ``conversion``/``warcinfo``).
+
+    ``parse_record`` raises it; a reader stops at it and dead-letters the file as ``not_wet``.
+    """
+
+    def __init__(self, warc_type: str, content_type: str) -> None:
+        super().__init__(f"WARC-Type {warc_type}: not a WET record")
+        self.warc_type = warc_type
+        self.content_type = content_type
+        # Set by the reader: where the record is and what it begins with.
+        self.offset = 0
+        self.stored_from = 0
+        self.data = b""
+
+
 def _excerpt(data: bytes | bytearray) -> str:
     return bytes(data[: EXCERPT_CHARS * 4]).decode("utf-8", errors="replace")[:EXCERPT_CHARS]
 
 
 class _SourceError(NamedTuple):
-    """The compressed stream could not be read past ``offset`` (as stored)."""
+    """The stored stream is damaged from ``offset`` to ``end`` (reading resumed at ``end``).
+
+    ``in_stream``: the damage is a gzip member that broke while inflating; what it gave before
+    breaking was handed over as data (the reader salvages it). Otherwise ``excerpt`` is what
+    could be read of the damaged piece (its own record start, or its raw bytes). ``window`` is
+    the stored offset of the compressed input in which inflating failed (the damage lies in the
+    ``_FEED_SIZE`` bytes from there), or -1.
+    """
 
     reason: str
     offset: int
+    end: int = -1
+    window: int = -1
+    excerpt: bytes = b""
+    detail: str = ""
+    in_stream: bool = False
 
 
 class _Member(NamedTuple):
@@ -153,18 +211,23 @@ class _Member(NamedTuple):
     offset: int
 
 
-def _plain_chunks(head: bytes, stream: BinaryIO) -> Iterator[bytes | _Member | _SourceError]:
+Read = Callable[[int], bytes]
+Chunks = Generator[bytes | _Member | _SourceError, None, None]
+
+
+def _plain_chunks(head: bytes, read: Read) -> Chunks:
     if head:
         yield head
-    while block := stream.read(_READ_SIZE):
+    while block := read(_READ_SIZE):
         yield block
 
 
-def _gzip_chunks(head: bytes, stream: BinaryIO) -> Iterator[bytes | _Member | _SourceError]:
+def _gzip_chunks(head: bytes, read: Read) -> Chunks:
     """Inflate member after member, announcing each member's stored offset before its bytes.
 
-    A corrupt member is reported, then reading resumes at the next gzip header after it: with
-    Common Crawl's one member per record, one bad member costs one record, not the file.
+    Damage (a member that fails to inflate, bytes where a member should start) is reported as
+    ``_SourceError`` pieces, then reading resumes at the next gzip member that starts a WARC
+    record (``_scan_damage``): every intact member after the damage is read.
 
     The inflater gets at most ``_FEED_SIZE`` bytes per call: at a member's end it copies all the
     input it was given past that end into ``unused_data``, so handing it the whole read block
@@ -174,29 +237,42 @@ def _gzip_chunks(head: bytes, stream: BinaryIO) -> Iterator[bytes | _Member | _S
     pos = 0
     base = 0  # stored offset of pending[0]
     eof = False
-    resyncing = False  # a header found by searching that fails at once was no member: silent
+    padding = -1  # stored offset where the zero bytes being skipped began
     while True:
         if len(pending) - pos < len(_MEMBER_MAGIC) and not eof:
-            block = stream.read(_READ_SIZE)
+            block = read(_READ_SIZE)
             eof = not block
             base += pos
             pending, pos = pending[pos:] + block, 0
             continue
         if pos == len(pending):
+            if padding >= 0:
+                yield _SourceError(_PADDING, padding, end=base + pos)
             return
-        if pending[pos] == 0:
-            # Zero padding between or after members is legal gzip (the gzip module skips it).
+        if pending[pos] == 0 and (padding >= 0 or base + pos > 0):
+            # Zero padding between or after members is legal gzip (the gzip module skips it);
+            # before the first member it is not.
+            if padding < 0:
+                padding = base + pos
             rest = pending[pos:].lstrip(b"\x00")
             base += len(pending) - len(rest)
             pending, pos = rest, 0
             continue
         if not pending.startswith(_GZIP_MAGIC, pos):
-            yield _SourceError(REASON_TRAILING_GARBAGE, base + pos)
-            return
+            # Bytes where a member should start: damage (or garbage after the last member).
+            start = padding if padding >= 0 else base + pos
+            padding = -1
+            pending, base, eof = yield from _scan_damage(
+                pending[pos:], base + pos, eof, read, start
+            )
+            pos = 0
+            continue
+        if padding >= 0:
+            yield _SourceError(_PADDING, padding, end=base + pos)
+            padding = -1
         start = base + pos
         yield _Member(start)
         inflater = _decompressobj(wbits=31)
-        produced = False
         view = memoryview(pending)
         while True:
             fed = view[pos : pos + _FEED_SIZE]
@@ -204,7 +280,6 @@ def _gzip_chunks(head: bytes, stream: BinaryIO) -> Iterator[bytes | _Member | _S
                 out = inflater.decompress(fed, _INFLATE_CHUNK)
                 while True:
                     if out:
-                        produced = True
                         yield out
                     # At a member's end CPython keeps the rest in both unconsumed_tail and
                     # unused_data; another call would append it to unused_data again. An
@@ -214,54 +289,232 @@ def _gzip_chunks(head: bytes, stream: BinaryIO) -> Iterator[bytes | _Member | _S
                         break
                     out = inflater.decompress(inflater.unconsumed_tail, _INFLATE_CHUNK)
             except _INFLATE_ERRORS:
-                if produced or not resyncing:
-                    yield _SourceError(REASON_CORRUPT_GZIP, start)
-                resyncing = True
-                skip = max(0, start + 1 - base)
-                pending, base, eof = _next_member(pending[skip:], base + skip, stream, eof)
+                # A failed call gives nothing: if it was the member's first, read its start
+                # in small steps for the dead letter (the record's header names it).
+                kind, record = (
+                    _probe(bytes(fed[:_PROBE_IN]), 0) if base + pos == start else (0, b"")
+                )
+                broken = _SourceError(
+                    REASON_CORRUPT_GZIP,
+                    start,
+                    window=base + pos,
+                    excerpt=record,
+                    detail=_BAD_HEADER if kind == _BAD_HEADER_RECORD else _BAD_MEMBER_DATA,
+                    in_stream=True,
+                )
+                del fed, view  # the scan reslices pending
+                skip = start + 1 - base
+                if skip < 0:  # the member began in an earlier block: search from here
+                    skip = 0
+                pending, base, eof = yield from _scan_damage(
+                    pending[skip:], base + skip, eof, read, start, broken
+                )
                 pos = 0
                 break
             if inflater.eof:
-                resyncing = False
                 pos += len(fed) - len(inflater.unused_data)
                 break
             pos += len(fed)
             if pos < len(pending):
                 continue
+            window = base + pos - len(fed)
             base += len(pending)
-            pending, pos = (b"" if eof else stream.read(_READ_SIZE)), 0
+            pending, pos = (b"" if eof else read(_READ_SIZE)), 0
             view = memoryview(pending)
             if not pending:
                 try:  # output the inflater still holds for the part of the member that did arrive
                     if rest := inflater.flush():
-                        produced = True
                         yield rest
                 except _INFLATE_ERRORS:
                     pass
-                if produced or not resyncing:
-                    yield _SourceError(REASON_TRUNCATED_GZIP, start)
+                yield _SourceError(
+                    REASON_TRUNCATED_GZIP,
+                    start,
+                    end=base,
+                    window=window,
+                    detail="the file ends inside this gzip member",
+                    in_stream=True,
+                )
                 return
 
 
-def _next_member(pending: bytes, base: int, stream: BinaryIO, eof: bool) -> tuple[bytes, int, bool]:
-    """Skip to the next gzip member header: ``(pending from it, its stored offset, eof)``."""
+# What ``_probe`` finds.
+_NOTHING, _RESUME, _BAD_HEADER_RECORD, _BAD_MEMBER = range(4)
+
+
+class _Candidates:
+    """Where a gzip member may start in ``data``: ``1f 8b 08`` with at most one byte damaged.
+
+    Three fast searches (``1f 8b``, ``8b 08`` one byte later, ``1f ? 08``), each remembered until
+    passed, instead of one slow regular expression.
+    """
+
+    _ONE_OFF = re.compile(rb"\x1f.\x08", re.DOTALL)
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._next = [-1, -1, -1]  # next hit of each search, -1: not searched yet from there
+        self._from = [0, 0, 0]
+
+    def next(self, at: int) -> int:
+        """The first candidate at ``at`` or after, -1 if none."""
+        data, hits = self._data, self._next
+        for i in range(3):
+            if hits[i] >= at or (hits[i] == -2 and self._from[i] <= at):
+                continue
+            self._from[i] = at
+            if i == 0:
+                hit = data.find(b"\x1f\x8b", at)
+            elif i == 1:  # the 1f before it flipped (or lost: at the start of data)
+                hit = data.find(b"\x8b\x08", at)
+                hit = max(hit - 1, at) if hit >= 0 else -1
+            else:
+                match = self._ONE_OFF.search(data, at)
+                hit = match.start() if match else -1
+            hits[i] = hit if hit >= 0 else -2
+        found = [h for h in hits if h >= 0]
+        return min(found) if found else -1
+
+
+def _inflate_start(data: bytes, wbits: int) -> bytes:
+    """What the start of ``data`` inflates to (at most ``_PROBE_OUT`` bytes), up to an error.
+
+    Fed in small steps: zlib gives nothing of a call that fails, and the damage may be a few
+    dozen bytes after the record's header.
+    """
+    inflater = zlib.decompressobj(wbits=wbits)
+    out = b""
+    for at in range(0, len(data), _PROBE_STEP):
+        try:
+            out += inflater.decompress(data[at : at + _PROBE_STEP], _PROBE_OUT - len(out))
+        except zlib.error:
+            break
+        if len(out) >= _PROBE_OUT or inflater.eof:
+            break
+    return out
+
+
+def _starts_record(out: bytes) -> bool:
+    return out.lstrip(b" \t\r\n").startswith(_DELIMITER_BYTES)
+
+
+def _whole_header(window: bytes) -> bool:
+    """``window`` starts with a plausible 10-byte gzip header: magic, deflate, no reserved
+    flag, a known ``XFL`` and ``OS`` (about one in 10**10 random positions passes)."""
+    return (
+        len(window) >= 10
+        and window.startswith(_MEMBER_MAGIC)
+        and not window[3] & 0xE0
+        and window[8] in (0, 2, 4)
+        and (window[9] <= 13 or window[9] == 255)
+    )
+
+
+def _probe(data: bytes, at: int) -> tuple[int, bytes]:
+    """What starts at ``data[at]``: ``(kind, what its data begins with)``.
+
+    ``_RESUME``: an intact gzip member starting a WARC record, where reading resumes;
+    ``_BAD_HEADER_RECORD``: a record whose gzip header is damaged (its deflate data, read past a
+    10-byte header with ``FLG`` 0 as Common Crawl's, or one with a byte lost or added, starts a
+    WARC record); ``_BAD_MEMBER``: a whole gzip header whose data does not give a record start
+    (one lost record in Common Crawl's layout); ``_NOTHING``.
+    """
+    window = data[at : at + _PROBE_IN]
+    if window.startswith(_MEMBER_MAGIC):
+        out = _inflate_start(window, 31)
+        if _starts_record(out):
+            return _RESUME, out
+    for header in (10, 9, 11):
+        out = _inflate_start(window[header:], -15)
+        if _starts_record(out):
+            return _BAD_HEADER_RECORD, out
+    if _whole_header(window):
+        return _BAD_MEMBER, _inflate_start(window[10:], -15)
+    return _NOTHING, b""
+
+
+def _damaged_gzip(head: bytes) -> bool:
+    """Whether a file that does not start with a gzip header is gzip damaged at its start: a
+    record starts in a gzip member in its first bytes (WET text hardly has bytes 1f or 8b)."""
+    candidates = _Candidates(head[:_HEAD_SEARCH])
+    at = candidates.next(0)
+    while at >= 0:
+        if _probe(head, at)[0] in (_RESUME, _BAD_HEADER_RECORD):
+            return True
+        at = candidates.next(at + 1)
+    return False
+
+
+def _ended(piece: _SourceError, end: int) -> _SourceError:
+    """``piece`` ending at ``end``; raw bytes in its excerpt are its own only."""
+    if piece.detail in (_NO_MEMBER, _GARBAGE):
+        return piece._replace(end=end, excerpt=piece.excerpt[: end - piece.offset])
+    return piece._replace(end=end)
+
+
+def _scan_damage(
+    pending: bytes, base: int, eof: bool, read: Read, start: int, first: _SourceError | None = None
+) -> Generator[_SourceError, None, tuple[bytes, int, bool]]:
+    """Report the damaged stretch from stored offset ``start``; find where reading resumes.
+
+    ``pending`` (stored offset ``base``) is where the search begins. The stretch ends at the
+    next intact gzip member whose data starts with a ``WARC/1.0`` line, or at the end of the
+    input. It is cut into pieces at every record start found in it (a member whose header is
+    damaged but whose data still begins a WARC record), one ``_SourceError`` each, so every
+    record that can be told apart is counted; bytes that cannot be told apart stay in the piece
+    before them. ``first`` is the piece at ``start`` when it is known already (a member that
+    broke while inflating). Returns ``(pending, base, eof)`` from the member found (or empty).
+    """
+    at = 0
+    if first is None:  # no member at pending[0]: a record whose gzip header is damaged?
+        while len(pending) < _PROBE_IN and not eof:
+            more = read(_READ_SIZE)
+            eof = not more
+            pending += more
+        kind, record = _probe(pending, 0)
+        if kind == _BAD_HEADER_RECORD:
+            first = _SourceError(REASON_CORRUPT_GZIP, start, excerpt=record, detail=_BAD_HEADER)
+        else:
+            raw = pending[: EXCERPT_CHARS * 4]
+            first = _SourceError(REASON_CORRUPT_GZIP, start, excerpt=raw, detail=_NO_MEMBER)
+        at = 1
+    piece = first
+    candidates = _Candidates(pending)
     while True:
-        at = pending.find(_MEMBER_MAGIC)
-        if at >= 0:
-            return pending[at:], base + at, eof
-        keep = len(_MEMBER_MAGIC) - 1  # a header may straddle two reads
-        base += max(0, len(pending) - keep)
-        pending = pending[-keep:]
-        block = b"" if eof else stream.read(_READ_SIZE)
-        if not block:
-            return b"", base + len(pending), True
-        pending += block
+        hit = candidates.next(at)
+        if hit < 0 or (hit + _PROBE_IN > len(pending) and not eof):
+            if eof and hit < 0:
+                end = base + len(pending)
+                if piece.detail == _NO_MEMBER:  # nothing but bytes that are no member, to the end
+                    piece = piece._replace(reason=REASON_TRAILING_GARBAGE, detail=_GARBAGE)
+                yield _ended(piece, end)
+                return b"", end, True
+            # Read on, keeping what a candidate at or after ``at`` needs.
+            keep = hit if hit >= 0 else max(at, len(pending) - 2)
+            block = b"" if eof else read(_READ_SIZE)
+            eof = not block
+            base += keep
+            pending, at = pending[keep:] + block, 0
+            candidates = _Candidates(pending)
+            continue
+        kind, record = _probe(pending, hit)
+        if kind == _NOTHING:
+            at = hit + 1
+            continue
+        yield _ended(piece, base + hit)
+        if kind == _RESUME:
+            return pending[hit:], base + hit, eof
+        detail = _BAD_HEADER if kind == _BAD_HEADER_RECORD else _BAD_MEMBER_DATA
+        piece = _SourceError(REASON_CORRUPT_GZIP, base + hit, excerpt=record, detail=detail)
+        at = hit + 1
 
 
 class WetReader:
     """Iterates one WET stream as ``Page | Dropped | DeadLetter``; see ``iter_wet``.
 
-    ``bytes_read`` (decompressed bytes consumed so far) is there for throughput figures.
+    ``bytes_read`` (decompressed bytes consumed so far) is there for throughput figures;
+    ``padding_bytes`` counts the zero bytes skipped between or after gzip members (legal gzip
+    padding, so neither read nor lost).
     """
 
     def __init__(
@@ -278,6 +531,7 @@ class WetReader:
         self.file_index = file_index
         self.max_record_bytes = max_record_bytes
         self.bytes_read = 0
+        self.padding_bytes = 0
         self._stream = stream
         self._close_stream = close_stream
         self._require_timestamp = rules.require_timestamp  # a property: read once, not per record
@@ -291,6 +545,10 @@ class WetReader:
         self._reported = False  # a broken gzip member has been dead-lettered
         self._pre_start = 0  # where the text before the first delimiter starts
         self._members: dict[int, int] = {}  # decompressed offset -> stored offset, member starts
+        self._member_offset = 0  # stored offset of the latest member start
+        self._plain = False  # not gzip: stored offsets are decompressed offsets
+        self._stored = 0  # bytes read from the stream
+        self._read_error: Exception | None = None
         self._items = self._run_and_close()
 
     def __iter__(self) -> WetReader:
@@ -312,38 +570,63 @@ class WetReader:
     def _run_and_close(self) -> Generator[Item, None, None]:
         try:
             yield from self._run()
+            if self._read_error is not None:
+                raise self._read_error
         finally:  # on exhaustion, or when an abandoned reader is closed or collected
             if self._close_stream:
                 self._stream.close()
 
+    def _read(self, size: int) -> bytes:
+        """The stream's next bytes. A stream that fails ends here: what came before the failure
+        is read to the end, then the failure is raised (a download that broke off keeps its
+        records)."""
+        if self._read_error is not None:
+            return b""
+        try:
+            block = self._stream.read(size)
+        except Exception as exc:  # any source's failure: raised again once the rest is read
+            self._read_error = exc
+            return b""
+        self._stored += len(block)
+        return block
+
     def _run(self) -> Iterator[Item]:
-        head = self._stream.read(_READ_SIZE)
-        while 0 < len(head) < len(_GZIP_MAGIC) and (more := self._stream.read(_READ_SIZE)):
+        read = self._read
+        head = read(_READ_SIZE)
+        while 0 < len(head) < len(_GZIP_MAGIC) and (more := read(_READ_SIZE)):
             head += more  # a stream may return short reads; the magic needs two bytes
-        if head.startswith(_GZIP_MAGIC):
-            chunks = _gzip_chunks(head, self._stream)
+        if head.startswith(_GZIP_MAGIC) or _damaged_gzip(head):
+            chunks = _gzip_chunks(head, read)
         else:
-            chunks = _plain_chunks(head, self._stream)
-        error: _SourceError | None = None
+            self._plain = True
+            chunks = _plain_chunks(head, read)
+        truncated: _SourceError | None = None
         last_member = -1
         nonblank = False
-        for chunk in chunks:
-            if isinstance(chunk, _Member):
-                self._members[self.bytes_read] = chunk.offset
-                last_member = self.bytes_read
-            elif isinstance(chunk, _SourceError):
-                if chunk.reason == REASON_CORRUPT_GZIP:  # reading resumes at the next member
-                    yield from self._salvage(chunk, last_member)
+        try:
+            for chunk in chunks:
+                if isinstance(chunk, _Member):
+                    self._members[self.bytes_read] = chunk.offset
+                    self._member_offset = chunk.offset
+                    last_member = self.bytes_read
+                elif isinstance(chunk, _SourceError):
+                    if chunk.reason == _PADDING:
+                        self.padding_bytes += chunk.end - chunk.offset
+                    elif chunk.reason == REASON_TRUNCATED_GZIP:
+                        truncated = chunk
+                    else:  # reading resumes after the damage
+                        yield from self._damaged(chunk, last_member)
                 else:
-                    error = chunk
-            else:
-                self.bytes_read += len(chunk)
-                nonblank = nonblank or bool(chunk.strip())
-                self._buf += chunk
-                yield from self._cut(final=False)
-                yield from self._check_size()
-        yield from self._cut(final=True)
-        yield from self._finish(error, last_member, nonblank)
+                    self.bytes_read += len(chunk)
+                    nonblank = nonblank or bool(chunk.strip())
+                    self._buf += chunk
+                    yield from self._cut(final=False)
+                    yield from self._check_size()
+            yield from self._cut(final=True)
+            yield from self._finish(truncated, last_member, nonblank)
+        except ForeignRecord as foreign:
+            chunks.close()
+            yield self._not_wet(foreign)
 
     def _cut(self, final: bool) -> Iterator[Item]:
         """Emit every record that ends before a ``WARC/1.0`` line now in the buffer."""
@@ -393,56 +676,113 @@ class WetReader:
             self._scan = max(0, self._scan - drop)
 
     def _finish(
-        self, error: _SourceError | None, last_member: int, nonblank: bool
+        self, truncated: _SourceError | None, last_member: int, nonblank: bool
     ) -> Iterator[Item]:
-        if error is not None and error.reason == REASON_TRUNCATED_GZIP:
-            yield from self._salvage(error, last_member)
+        if truncated is not None:
+            yield from self._salvage(truncated, last_member)
             return
         if not self._seen_delimiter:
-            if self._reported:
-                pass  # a broken member was dead-lettered already: that is the file's story
-            elif error is not None:
-                yield self._dead(error.reason, error.offset, self._buf)
+            if self._reported or self._read_error is not None:
+                pass  # a damaged stretch or a failed source was reported: that is the story
             elif self._skipping or nonblank:
-                yield self._dead(REASON_NOT_WET, 0, self._buf)
+                detail = _NO_RECORD
+                if self._buf.startswith(b"WARC/"):  # another WARC version
+                    version = bytes(self._buf[:12]).split()[0].decode("ascii", "replace")
+                    detail = f"{version} records{_USE_WET}"
+                yield self._dead(REASON_NOT_WET, 0, self._buf, detail, self._stored)
             else:
                 yield self._dead(REASON_EMPTY_FILE, 0, self._buf)
             return
         if not self._skipping and self._buf:
             yield self._record(self._buf, self._base)
-        if error is not None:
-            yield self._dead(error.reason, error.offset, b"")
 
-    def _salvage(self, error: _SourceError, last_member: int) -> Iterator[Item]:
-        """The member starting at ``last_member`` broke: keep what precedes it, report the rest.
+    def _damaged(self, piece: _SourceError, last_member: int) -> Iterator[Item]:
+        """A damaged stretch, whose records are lost: keep what precedes it, report it."""
+        if piece.in_stream:  # a member broke: what it gave is in the buffer from last_member
+            yield from self._salvage(piece, last_member)
+            return
+        # The last member before the damage ended whole, and with it what the buffer holds.
+        yield from self._cut(final=True)
+        yield from self._salvage(piece, self.bytes_read)
 
-        What came before that member is whole (Common Crawl: one record per member), so the
-        record in the buffer up to there is parsed; what the broken member gave is dead-lettered.
+    def _salvage(self, error: _SourceError, cut: int) -> Iterator[Item]:
+        """The input is damaged from decompressed offset ``cut``: keep what precedes it, report
+        the rest.
+
+        What came before that point is whole (Common Crawl: one record per member), so the
+        record in the buffer up to there is parsed; what the broken member gave (or the damaged
+        piece's own excerpt) is dead-lettered.
         """
         buf = self._buf
-        if self._seen_delimiter and not self._skipping and self._base < last_member:
-            whole = last_member - self._base
+        # Records were cut out of the broken member's own output: it held more than one.
+        several = error.in_stream and self._base > cut
+        if self._seen_delimiter and not self._skipping and self._base < cut:
+            whole = cut - self._base
             yield self._record(buf[:whole], self._base)
             del buf[:whole]
-            self._base = last_member
-        yield self._dead(error.reason, self._offset(self._base), buf)
+            self._base = cut
+        offset = self._offset(self._base) if error.in_stream else error.offset
+        # Lost: from the broken member's start or, where records of it were read, from the
+        # compressed input the inflater failed in; up to where reading resumed.
+        lost_from = error.window if several and error.window >= 0 else error.offset
+        lost = max(0, error.end - lost_from)
+        excerpt = error.excerpt or buf
+        detail = f"bytes {lost_from}-{error.end} of the file ({lost} bytes): {error.detail}"
+        if found := _RECORD_ID.search(excerpt[:_PROBE_OUT]):
+            detail += f"; WARC-Record-ID {found.group(1).decode('utf-8', 'replace')}"
+        yield self._dead(error.reason, offset, excerpt, detail, lost)
         self._reported = True
         del buf[:]
         self._base = self._pre_start = self.bytes_read
         self._scan = 0
         self._skipping = False
 
+    def _not_wet(self, foreign: ForeignRecord) -> DeadLetter:
+        """The dead letter of a file of other WARC records, from the first one on (unread)."""
+        total = self._size()
+        lost = max(0, total - foreign.stored_from)
+        kind = f"WARC {foreign.warc_type} records"
+        if foreign.warc_type == "metadata" and "json" in foreign.content_type:
+            kind = "WAT records (WARC metadata, JSON)"
+        detail = f"{kind}{_USE_WET}; bytes {foreign.stored_from}-{total} not read"
+        return self._dead(REASON_NOT_WET, foreign.offset, foreign.data, detail, lost)
+
+    def _size(self) -> int:
+        """The stream's size as stored: by seeking, from its ``size`` (a download's
+        Content-Length), else by reading the rest (up to a failure)."""
+        stream = self._stream
+        try:
+            if stream.seekable():
+                return int(stream.seek(0, io.SEEK_END))
+        except (OSError, ValueError):
+            pass
+        size = getattr(stream, "size", None)
+        if isinstance(size, int) and size >= 0:
+            return size
+        while self._read(_READ_SIZE):
+            pass
+        return self._stored
+
     def _offset(self, start: int) -> int:
         """Stored offset of a record starting at decompressed offset ``start`` (module doc)."""
         return self._members.get(start, start)
 
-    def _dead(self, reason: str, offset: int, data: bytes | bytearray) -> DeadLetter:
+    def _dead(
+        self,
+        reason: str,
+        offset: int,
+        data: bytes | bytearray,
+        detail: str = "",
+        lost_bytes: int = 0,
+    ) -> DeadLetter:
         return DeadLetter(
             stage=STAGE,
             source_file=self.source_file,
             record_offset=offset,
             reason=reason,
             excerpt=_excerpt(data),
+            detail=detail,
+            lost_bytes=lost_bytes,
         )
 
     def _record(self, data: bytes | bytearray, start: int) -> Item:
@@ -451,7 +791,16 @@ class WetReader:
             decoded = data.decode("utf-8")
         except UnicodeDecodeError:
             return self._dead(REASON_INVALID_UTF8, offset, data)
-        return _parse(decoded, self.source_file, offset, self._require_timestamp, self.file_index)
+        try:
+            return _parse(
+                decoded, self.source_file, offset, self._require_timestamp, self.file_index
+            )
+        except ForeignRecord as foreign:  # the reader stops at it (``_run``)
+            foreign.offset = offset
+            foreign.data = bytes(data[: EXCERPT_CHARS * 4])
+            known = self._plain or start in self._members
+            foreign.stored_from = offset if known else self._member_offset
+            raise
 
 
 def _delimiter_line(buf: bytearray, hit: int, final: bool) -> int | None:
@@ -503,7 +852,11 @@ def _split_lines(record: str) -> tuple[list[str], str]:
 def parse_record(
     record: str, source_file: str, record_offset: int, rules: C4Rules, file_index: int = 0
 ) -> Page | Dropped:
-    """One decoded record (delimiter line included) -> its ``Page``, or why TFDS drops it."""
+    """One decoded record (delimiter line included) -> its ``Page``, or why TFDS drops it.
+
+    Raises:
+        ForeignRecord: the record's ``WARC-Type`` is not WET's (a WARC response, a WAT record).
+    """
     return _parse(record, source_file, record_offset, rules.require_timestamp, file_index)
 
 
@@ -530,6 +883,9 @@ def _parse(
     content_length = found.get(_LENGTH_KEY[:-1], "")
     record_id = found.get(_RECORD_ID_KEY[:-1], "")
     digest = found.get(_DIGEST_KEY[:-1], "")
+    warc_type = found.get(_WARC_TYPE_KEY[:-1])
+    if warc_type is not None and warc_type not in _WET_TYPES:
+        raise ForeignRecord(warc_type, content_type)
     doc_id = make_doc_id(record_id, source_file, record_offset)
     reason = ""
     if not url:

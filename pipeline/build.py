@@ -25,6 +25,7 @@ import apache_beam as beam
 from filters.lineage import Request
 from pipeline.config import BuildConfig
 from pipeline.io.http import FetchPolicy
+from pipeline.report.taps import RawSampleFn, enable_tallying, is_tally_batch
 from pipeline.transforms.badwords import FilterBadwords
 from pipeline.transforms.clean import CleanPages
 from pipeline.transforms.common import is_counters, is_dead_letter, is_doc, is_not_doc
@@ -53,6 +54,19 @@ class C4Collections(NamedTuple):
     docs: beam.PCollection
     dead_letters: beam.PCollection
     stats: beam.PCollection
+
+
+class ReportTaps(NamedTuple):
+    """What the stages give the report (``pipeline/report/``) when it is on.
+
+    Attributes:
+        tallies: ``filters.report.TallyBatch`` per stage and bundle (drops per reason and domain,
+            languages detected, pages changed).
+        raw_sample: the bundles' samples of raw pages as read, before any rule.
+    """
+
+    tallies: beam.PCollection
+    raw_sample: beam.PCollection
 
 
 def stage_labels(config: BuildConfig) -> list[str]:
@@ -91,12 +105,21 @@ def _stage(config: BuildConfig, label: str) -> beam.PTransform:
 
 def build_collections(root: beam.Pipeline, config: BuildConfig) -> C4Collections:
     """Apply every stage of ``config`` to ``root``; the sinks are not applied."""
+    return apply_stages(root, config, report=False)[0]
+
+
+def apply_stages(
+    root: beam.Pipeline, config: BuildConfig, report: bool
+) -> tuple[C4Collections, ReportTaps | None]:
+    """``build_collections``; with ``report``, the stages also tally for the report and raw
+    pages are sampled as read (``ReportTaps``)."""
     rules = config.rules
     blocklist = Request(frozenset(config.blocklist_urls), frozenset(config.blocklist_domains))
     fetch = FetchPolicy(
         max_concurrent=config.max_concurrent_downloads, max_attempts=config.download_attempts
     )
     stream = root | "ReadWet" >> ReadWet(config.inputs, rules, blocklist, fetch)
+    raw_sample = stream | "ReportRawSample" >> beam.ParDo(RawSampleFn()) if report else None
     # Shuffle stages hand back what they passed by separately: merging it into their output
     # would make the runner copy every page to build the merged collection.
     side = []
@@ -110,22 +133,35 @@ def build_collections(root: beam.Pipeline, config: BuildConfig) -> C4Collections
     stream = stream | "SplitByUrl" >> SplitByUrl(rules)
     docs = stream | "Docs" >> beam.Filter(is_doc)
     rest = (stream | "NotDocs" >> beam.Filter(is_not_doc), *side) | "Rest" >> beam.Flatten()
-    return C4Collections(
+    collections = C4Collections(
         docs=docs,
         dead_letters=rest | "DeadLetters" >> beam.Filter(is_dead_letter),
         stats=rest | "Counters" >> beam.Filter(is_counters),
     )
+    if raw_sample is None:
+        return collections, None
+    enable_tallying(root)
+    tallies = rest | "ReportTallies" >> beam.Filter(is_tally_batch)
+    return collections, ReportTaps(tallies, raw_sample)
 
 
 def build_pipeline(root: beam.Pipeline, config: BuildConfig) -> beam.PCollection:
-    """The whole build: stages, then ``WriteC4``; returns the single final PCollection."""
+    """The whole build: stages, then ``WriteC4`` (and masking), then the report (unless
+    ``C4_BUILD_REPORT=0``); returns the single final PCollection."""
+    from pipeline.report.sink import BuildReport, ReportInputs, report_enabled
     from pipeline.write import WriteC4
 
-    collections = build_collections(root, config)
+    collections, taps = apply_stages(root, config, report=report_enabled())
     result: beam.PCollection = collections | "WriteC4" >> WriteC4(config)
     if config.mask:
-        from pipeline.masking.run import MaskBuilt
+        from pipeline.masking.run import MaskBuilt, mask_job
 
         # Last stage: masked/config.json waits for the build's finalize; the stats stay the output.
-        result = collections.docs | "Mask" >> MaskBuilt(config.output_dir, after=result)
+        result = collections.docs | "Mask" >> MaskBuilt(
+            config.output_dir, after=result, job=mask_job(config.mask_options)
+        )
+    if taps is not None:
+        # After everything it reads: stats.json, config.json, masked/config.json.
+        inputs = ReportInputs(collections.docs, collections.dead_letters, *taps)
+        result = inputs | "Report" >> BuildReport(config, after=result)
     return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -11,9 +12,20 @@ from pathlib import Path
 from typing import Any
 
 from filters.spec import UsageError
-from pipeline.command import OneLineParser, configure_logging, run_to_completion
+from pipeline.command import (
+    OneLineParser,
+    configure_logging,
+    interrupt_exits,
+    on_interrupt,
+    parse_command_line,
+    run_to_completion,
+)
 
 _LOG = logging.getLogger(__name__)
+DATAFLOW_HINT = (
+    "Dataflow jobs are started with c4 submit (the same flags, plus --project, --region, "
+    "--temp_location and an image or --setup_file; see c4 submit --help)"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +48,8 @@ def run_build(argv: Sequence[str]) -> int:
     thresholds = gc.get_threshold()
     gc.disable()
     try:
-        return _build(argv)
+        with interrupt_exits("c4 build"):
+            return _build(argv)
     finally:
         gc.unfreeze()  # callers in the same process (tests) get their GC back as it was
         gc.set_threshold(*thresholds)
@@ -49,14 +62,22 @@ def _build(argv: Sequence[str]) -> int:
     from pipeline.io.gcs import connect_anonymously_if_emulated
     from pipeline.io.output import check_remote_output_dir
     from pipeline.io.urls import is_remote
+    from pipeline.io.writable import check_writable
+    from pipeline.masking.options import MaskOptions
+    from pipeline.masking.run import mask_job
     from pipeline.options import run_options
+    from pipeline.runners.direct import C4DirectRunner
+    from pipeline.runners.display import watching
     from pipeline.runners.select import make_runner
     from pipeline.runners.startup import register_gcs_if_needed
 
-    try:
-        args, beam_args = build_parser().parse_known_args(list(argv))
-    except SystemExit as exc:  # argparse: a bad value (exit 2, already printed) or --help (0)
-        return int(exc.code or 0)
+    parsed = parse_command_line(build_parser(), argv)
+    if isinstance(parsed, int):
+        return parsed
+    args, beam_args = parsed
+    if "dataflow" in args.runner.lower():
+        print(f"c4 build: --runner: {DATAFLOW_HINT}", file=sys.stderr)
+        return 2
     connect_anonymously_if_emulated()
     try:
         config = make_build_config(
@@ -68,6 +89,7 @@ def _build(argv: Sequence[str]) -> int:
             num_shards=args.num_shards,
             runner=args.runner,
             mask=args.mask,
+            mask_options=MaskOptions.from_args(args),
             cc_base_url=args.cc_base_url,
             beam_args=beam_args,
             blocklist_urls=args.blocklist_urls,
@@ -79,6 +101,9 @@ def _build(argv: Sequence[str]) -> int:
             download_attempts=args.download_attempts,
         )
         register_gcs_if_needed([*(f.path for f in config.inputs), config.output_dir])
+        if config.mask:  # the vocabulary read and the lengths checked now, not after the build
+            mask_job(config.mask_options)
+        check_writable(config.output_dir)
         if is_remote(config.output_dir):
             check_remote_output_dir(config.output_dir, config.config, config.c4_version)
         runner = make_runner(args.runner)
@@ -97,13 +122,40 @@ def _build(argv: Sequence[str]) -> int:
     )
     started = time.monotonic()
     try:
-        _run(config, runner, options)
+        with watching(
+            "c4 build",
+            input_sizes(config.inputs),
+            after_first_stage=isinstance(runner, C4DirectRunner),
+            on_interrupt=on_interrupt,
+        ):
+            _run(config, runner, options)
     except Exception as exc:
         _LOG.exception("c4 build failed")
         print(f"c4 build: failed: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
         return 1
     _print_summary(config.output_dir, time.monotonic() - started)
+    from pipeline.report.run_facts import write_run_json  # run.json: what report.html leaves out
+
+    write_run_json(config.output_dir, args.runner, beam_args, time.monotonic() - started)
     return 0
+
+
+def input_sizes(inputs: Sequence[Any]) -> list[int | None]:
+    """Each input's compressed size: a local file's, a ``gs://`` one's where the match at launch
+    listed it; None where not known (``https://``: no request is made just to ask)."""
+    from pipeline.io.expand import listed_size
+    from pipeline.io.urls import is_remote
+
+    sizes: list[int | None] = []
+    for item in inputs:
+        if is_remote(item.path):
+            sizes.append(listed_size(item.path))
+        else:
+            try:
+                sizes.append(os.path.getsize(item.path))
+            except OSError:
+                sizes.append(None)
+    return sizes
 
 
 def _run(config: Any, runner: Any, options: Any) -> None:
@@ -142,4 +194,27 @@ def _print_summary(output_dir: str, elapsed: float) -> None:
     if text is None:
         return
     stats = json.loads(text)
-    print(summary.format_summary(stats, output_dir, elapsed_seconds=elapsed), end="")
+    base = output_dir.rstrip("/")
+    written = [p for p in summary.build_outputs(stats) if _exists(f"{base}/{p}")]
+    masked_text = read_text(f"{base}/masked/config.json") if "masked/" in written else None
+    masked = json.loads(masked_text) if masked_text else None
+    print(
+        summary.format_summary(
+            stats, output_dir, elapsed_seconds=elapsed, outputs=written, masked=masked
+        ),
+        end="",
+    )
+
+
+def _exists(path: str) -> bool:
+    """Whether a file, or a directory holding something (``dir/``), is there, on any
+    filesystem (a ``gs://`` "directory" is a prefix with objects under it)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    from pipeline.io.urls import is_remote
+
+    if not is_remote(path):
+        return Path(path).exists()
+    if not path.endswith("/"):
+        return bool(FileSystems.exists(path))
+    return any(r.metadata_list for r in FileSystems.match([path + "**"], limits=[1]))

@@ -22,12 +22,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "vocab": ("pipeline.masking.run", "run_vocab", "train a SentencePiece vocabulary on a DIR"),
     "trace": ("pipeline.forget.command", "run_trace", "where a document came from, or went"),
     "forget": ("pipeline.forget.command", "run_forget", "delete documents and all derived data"),
+    "report": ("pipeline.report.command", "run_report", "a build's report: one HTML page, charts"),
+    "inspect": ("pipeline.report.command", "run_inspect", "print a sample of a build's documents"),
     "submit": ("pipeline.cloud.submit", "run_submit", "run c4 build on Dataflow"),
     "estimate": ("pipeline.cloud.estimate", "run_estimate", "cost and time of a Dataflow build"),
 }
 USAGE = "usage: c4 {" + ",".join(COMMANDS) + "} ..."
 # The commands that run or submit a Beam pipeline (pipeline/runners/startup.py imports Beam).
-BEAM_COMMANDS = ("build", "mask", "vocab", "trace", "forget", "submit")
+BEAM_COMMANDS = ("build", "mask", "vocab", "trace", "forget", "report", "inspect", "submit")
+# The exit code of a command ended by Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED = 130
 
 
 def _version() -> str:
@@ -61,13 +65,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command not in COMMANDS:
         print(f"c4: unknown command {command!r}; {USAGE}", file=sys.stderr)
         return 2
-    if command in BEAM_COMMANDS:
-        from pipeline.runners.startup import import_beam
+    try:
+        if command in BEAM_COMMANDS:
+            from pipeline.runners.startup import import_beam
 
-        import_beam(rest, dataflow=command == "submit")
-    module, function, _ = COMMANDS[command]
-    run: Callable[[Sequence[str]], int] = getattr(import_module(module), function)
-    return run(rest)
+            import_beam(rest, dataflow=command == "submit")
+        module, function, _ = COMMANDS[command]
+        run: Callable[[Sequence[str]], int] = getattr(import_module(module), function)
+        return run(rest)
+    except KeyboardInterrupt:  # Ctrl-C outside a run (a run ends itself: pipeline.command)
+        print(f"c4 {command}: interrupted", file=sys.stderr)
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from pipeline.io.urls import (
     is_remote,
     parse_crawls,
 )
+from pipeline.masking.options import MaskOptions, english_vocab_refusal
 
 SAMPLE_DIR = Path(__file__).resolve().parent / "data" / "sample"
 SAMPLE_WET = SAMPLE_DIR / "CC-MAIN-2016-50.excerpt-25.warc.wet.gz"
@@ -57,6 +58,8 @@ class BuildConfig:
     num_shards: int | None = None
     runner: str = "DirectRunner"
     mask: bool = False
+    # c4 build --mask's masking flags (c4 mask's): vocabulary, seed, epoch, lengths.
+    mask_options: MaskOptions = field(default_factory=MaskOptions)
     cc_base_url: str = ""
     beam_args: tuple[str, ...] = field(default=())
     # Match keys (filters/lineage.py) of pages dropped while reading: never in the output.
@@ -88,6 +91,7 @@ class BuildConfig:
         data = json.loads(text)
         data["inputs"] = tuple(InputFile(**i) for i in data["inputs"])
         data["beam_args"] = tuple(data.get("beam_args", ()))
+        data["mask_options"] = MaskOptions(**data.get("mask_options", {}))
         for name in ("blocklist_urls", "blocklist_domains", "crawls"):
             data[name] = tuple(data.get(name, ()))
         return cls(**data)
@@ -97,6 +101,11 @@ _is_remote = is_remote
 # Expands one remote argument (``pipeline.io.expand.expand_remote``): Beam-side, so injected.
 # Called as ``expand_remote(arg, cc_base_url, flag)``; raises UsageError naming ``flag``.
 RemoteExpander = Callable[[str, str, str], list[str]]
+
+
+def _dangling(path: Path) -> bool:
+    """A symlink whose target does not exist."""
+    return path.is_symlink() and not path.exists()
 
 
 def _looks_like_wet(path: str) -> bool:
@@ -141,20 +150,41 @@ def _expand_one(
         # Without an expander (pure use), a remote argument is taken as one WET file.
         return expand_remote(arg, cc_base_url, flag) if expand_remote else [arg]
     if os.path.isdir(arg):
+        # A dangling symlink is kept: the reader dead-letters it (``unreadable: dangling
+        # symlink``) instead of the file vanishing from the build unseen.
         found = [
-            str(p) for p in Path(arg).rglob("*") if p.is_file() and str(p).endswith(WET_SUFFIXES)
+            str(p)
+            for p in Path(arg).rglob("*")
+            if (p.is_file() or _dangling(p)) and str(p).endswith(WET_SUFFIXES)
         ]
         return sorted(found)
     matches = sorted(glob.glob(arg)) if glob.has_magic(arg) else [arg]
     out: list[str] = []
     for path in matches:
-        if not os.path.isfile(path):
+        if not os.path.isfile(path) and not (path != arg and _dangling(Path(path))):
             continue
         if _looks_like_wet(path):
             out.append(path)
         else:
-            out.extend(_read_listing(path, cc_base_url))
+            out.extend(_check_listed(_read_listing(path, cc_base_url), path, flag))
     return out
+
+
+def _check_listed(paths: list[str], listing: str, flag: str) -> list[str]:
+    """A listing's paths, unless it names local files only and none of them exists (a listing
+    of remote files is checked by the reader: each file it cannot fetch is a dead letter).
+
+    Raises:
+        UsageError: every file the listing names is local and missing.
+    """
+    local = [p for p in paths if not _is_remote(p)]
+    if local and len(local) == len(paths) and not any(os.path.isfile(p) for p in local):
+        if len(local) == 1:
+            raise UsageError(f"{flag}: {listing}: the file it lists does not exist: {local[0]}")
+        raise UsageError(
+            f"{flag}: {listing}: none of the {len(local)} files it lists exists (first {local[0]})"
+        )
+    return paths
 
 
 def expand_inputs(
@@ -295,14 +325,26 @@ def make_build_config(
     expand_remote: RemoteExpander | None = None,
     max_concurrent_downloads: int = 4,
     download_attempts: int = 8,
+    mask_options: MaskOptions | None = None,
 ) -> BuildConfig:
     """Validate every option and resolve the inputs; with no inputs, the bundled sample.
+
+    The masking flags (``mask_options``) are checked here for what needs no file: given
+    without ``--mask``, or the English vocabulary for a multilingual build; the vocabulary
+    and lengths themselves by ``pipeline.masking.run.mask_job`` at launch.
 
     Raises:
         UsageError: one line naming the offending flag.
     """
     rules = resolve_rules(config, c4_version)
     detector = resolve_detector(rules, language_detector)
+    mask_options = mask_options or MaskOptions()
+    if mask:
+        refusal = english_vocab_refusal(config, mask_options)
+        if refusal:
+            raise UsageError(refusal)
+    elif mask_options.given():
+        raise UsageError(f"{mask_options.given()[0]}: a masking flag; add --mask to mask")
     if num_shards is not None and num_shards < 1:
         raise UsageError(f"--num_shards: must be at least 1, not {num_shards}")
     url_keys = read_blocklist(blocklist_urls, "--blocklist_urls")
@@ -331,6 +373,7 @@ def make_build_config(
         num_shards=num_shards,
         runner=runner,
         mask=mask,
+        mask_options=mask_options,
         cc_base_url=cc_base_url,
         beam_args=tuple(beam_args),
         blocklist_urls=url_keys,

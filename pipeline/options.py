@@ -14,6 +14,7 @@ from typing import Any
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from filters.spec import CONFIGS, DEFAULT_CONFIG, DEFAULT_VERSION, VERSIONS
+from pipeline.masking.options import add_mask_arguments
 
 DETECTOR_CHOICES = ("langdetect-rs", "langdetect", "cld3")
 # Beam checks every transform's type hints while the graph is built (0.2 CPU-s of a build's
@@ -28,7 +29,8 @@ def run_options(beam_args: Sequence[str]) -> PipelineOptions:
     args = list(beam_args)
     if not any(arg in TYPE_CHECK_FLAGS for arg in args):
         args.insert(0, "--no_pipeline_type_check")
-    return PipelineOptions(args)
+    # Ours, not Beam's (Beam has only the "no" form, on by default): Beam would drop it noisily.
+    return PipelineOptions([arg for arg in args if arg != TYPE_CHECK_FLAGS[0]])
 
 
 def add_build_arguments(parser: Any) -> None:
@@ -97,7 +99,13 @@ def add_build_arguments(parser: Any) -> None:
         default=None,
         help="file of domains (one a line) whose pages, subdomains included, are dropped too",
     )
-    parser.add_argument("--mask", action="store_true", help="also write span-corrupted examples")
+    parser.add_argument(
+        "--mask",
+        action="store_true",
+        help="also write span-corrupted examples to DIR/masked, as c4 mask would with the "
+        "masking flags below",
+    )
+    add_mask_arguments(parser)
 
 
 class C4Options(PipelineOptions):

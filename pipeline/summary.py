@@ -14,11 +14,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from filters import stats as stats_rules
+from filters.spec import resolve_rules
+from pipeline.formats.tfds_layout import split_names
 
 # The counter the pipeline's reader emits once per WET record it parsed (before any rule).
 INPUT_RECORDS = "input/records"
 # Decompressed WET bytes read, when the reader counts them (throughput in MB/s).
 INPUT_BYTES = "input/bytes"
+# Input bytes (as stored) dead letters stand for beyond records (damage, failed downloads).
+INPUT_LOST_BYTES = "input/lost_bytes"
 
 # TFDS counts some drops twice under another name; summing both would count a page twice.
 # - 3.x ``badwords-filter-<lang>`` repeats ``badwords-filter`` for the page's language.
@@ -101,6 +105,7 @@ def reconcile(counters: Mapping[str, int], kept: int, dead_lettered: int) -> dic
         dropped_by_reason(counters),
         dead_lettered,
         strict=False,
+        lost_bytes=int(counters.get(INPUT_LOST_BYTES, 0)),
     )
 
 
@@ -218,7 +223,8 @@ def data_card(stats: Mapping[str, Any], inputs: Sequence[str], max_inputs: int =
     lines += [
         f"- Input records: {_fmt_int(rec['input_records'])}; kept {_fmt_int(rec['kept'])}, "
         f"dropped by a rule {_fmt_int(rec['dropped_total'])}, dead-lettered "
-        f"{_fmt_int(rec['dead_lettered'])}.",
+        f"{_fmt_int(rec['dead_lettered'])}"
+        + (f"; {_fmt_int(rec['lost_bytes'])} input bytes lost." if rec.get("lost_bytes") else "."),
         "",
         "| split | documents | bytes (serialized) |",
         "|---|---:|---:|",
@@ -244,11 +250,68 @@ def data_card(stats: Mapping[str, Any], inputs: Sequence[str], max_inputs: int =
     return "\n".join(lines)
 
 
+def empty_splits(stats: Mapping[str, Any]) -> list[str]:
+    """The splits the build's config defines (``dataset_info.json`` declares them all) that hold
+    no document, in TFDS's order."""
+    rules = resolve_rules(stats["config"], stats["c4_version"])
+    splits = stats["splits"]
+    return [
+        name
+        for name in split_names(rules.config, rules.has_validation)
+        if not splits.get(name, {}).get("documents")
+    ]
+
+
+def empty_split_warning(stats: Mapping[str, Any], shown: int = 4) -> str | None:
+    """One line for the summary when a split is empty: TFDS (and seqio) cannot read it."""
+    empty = empty_splits(stats)
+    if not empty:
+        return None
+    names = ", ".join(empty[:shown])
+    if len(empty) > shown:
+        names += f", ... ({len(empty)} in all)"
+    return (
+        f"warning: no documents in split(s) {names}: declared with 0 examples, which tfds and "
+        'seqio refuse to read ("Instruction [] corresponds to no data!"); read the others '
+        '(docs/training.md, "Splits with no examples")'
+    )
+
+
+def build_outputs(stats: Mapping[str, Any]) -> list[str]:
+    """Everything a build may write, relative to its DIR (directories end in ``/``), in the
+    order the summary lists them; the CLI lists those that exist."""
+    return [
+        f"c4/{stats['config']}/{stats['c4_version']}/",
+        "parquet/",
+        "lineage/",
+        "masked/",
+        "dead_letter/",
+        "stats.json",
+        "config.json",
+        "DATA_CARD.md",
+    ]
+
+
+def _written_by_stats(stats: Mapping[str, Any]) -> list[str]:
+    """Without a look at DIR: what the stats say was written."""
+    kept = any(split["documents"] for split in stats["splits"].values())
+    dead = stats["reconciliation"]["dead_lettered"]
+    return [
+        path
+        for path in build_outputs(stats)
+        if (kept or path not in ("parquet/", "lineage/"))
+        and (dead or path != "dead_letter/")
+        and path != "masked/"
+    ]
+
+
 def format_summary(
     stats: Mapping[str, Any],
     output_dir: str = "",
     elapsed_seconds: float | None = None,
     wet_bytes: int | None = None,
+    outputs: Sequence[str] | None = None,
+    masked: Mapping[str, Any] | None = None,
 ) -> str:
     """The short end-of-run table the CLI prints.
 
@@ -257,6 +320,9 @@ def format_summary(
         output_dir: where the run wrote, for the paths lines.
         elapsed_seconds: wall time of the run, for throughput.
         wet_bytes: decompressed WET bytes read; defaults to the ``input/bytes`` counter.
+        outputs: what the run wrote, relative to ``output_dir`` (:func:`build_outputs` that
+            exist); by default what ``stats`` says was written.
+        masked: the content of ``masked/config.json`` (``c4 build --mask``): a row per split.
     """
     rec = stats["reconciliation"]
     width = 44
@@ -266,8 +332,12 @@ def format_summary(
     for reason, n in rec["dropped"].items():
         rows.append((f"dropped: {reason}", _fmt_int(n)))
     rows.append(("dead-lettered", _fmt_int(rec["dead_lettered"])))
+    lost = rec.get("lost_bytes", 0)
+    if lost:  # records balance, bytes did not all become records: say so beside the balance
+        rows.append(("input bytes lost (see dead_letter/)", _fmt_int(lost)))
+    balanced = "yes" if not lost else f"records yes; {_fmt_int(lost)} input bytes lost"
     rows.append(
-        ("balanced", "yes" if rec["balanced"] else f"NO ({rec['unaccounted']:+d} unaccounted)")
+        ("balanced", balanced if rec["balanced"] else f"NO ({rec['unaccounted']:+d} unaccounted)")
     )
     if wet_bytes is None:
         wet_bytes = stats["counters"].get(INPUT_BYTES)
@@ -276,18 +346,23 @@ def format_summary(
         if wet_bytes:
             rows.append(("throughput: WET", f"{wet_bytes / 1e6 / elapsed_seconds:.2f} MB/s"))
         rows.append(("throughput: records", f"{rec['input_records'] / elapsed_seconds:.1f} docs/s"))
+    for split, made in sorted((masked or {}).get("splits", {}).items()):
+        rows.append(
+            (
+                f"masked: {split}",
+                f"{made['examples']:,} examples from {made['documents']:,} documents, "
+                f"{made['shards']} shard(s)",
+            )
+        )
     key_width = max(width, *(len(k) for k, _ in rows))
     out = [f"C4 {stats['config']} {stats['c4_version']}"]
     out += [f"  {k.ljust(key_width)} {v}" for k, v in rows]
     if output_dir:
         base = output_dir.rstrip("/")
         out.append("outputs:")
-        out += [
-            f"  {base}/c4/{stats['config']}/{stats['c4_version']}/",
-            f"  {base}/parquet/",
-            f"  {base}/lineage/",
-            f"  {base}/stats.json",
-        ]
-        if rec["dead_lettered"]:
-            out.append(f"  {base}/dead_letter/")
+        written = _written_by_stats(stats) if outputs is None else outputs
+        out += [f"  {base}/{path}" for path in written]
+    warning = empty_split_warning(stats)
+    if warning:
+        out.append(warning)
     return "\n".join(out) + "\n"

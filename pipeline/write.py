@@ -140,18 +140,20 @@ def input_names(inputs: Iterable[Any]) -> tuple[str, ...]:
 
 
 def dead_letter_json(letter: DeadLetter) -> str:
-    """One JSONL line (no newline) for a dead letter, keys sorted, excerpt cut short."""
-    return json.dumps(
-        {
-            "stage": letter.stage,
-            "source_file": letter.source_file,
-            "record_offset": letter.record_offset,
-            "reason": letter.reason,
-            "excerpt": letter.excerpt[:MAX_EXCERPT_CHARS],
-        },
-        sort_keys=True,
-        ensure_ascii=False,
-    )
+    """One JSONL line (no newline) for a dead letter, keys sorted, excerpt cut short;
+    ``detail`` and ``lost_bytes`` only where the dead letter has them."""
+    row: dict[str, Any] = {
+        "stage": letter.stage,
+        "source_file": letter.source_file,
+        "record_offset": letter.record_offset,
+        "reason": letter.reason,
+        "excerpt": letter.excerpt[:MAX_EXCERPT_CHARS],
+    }
+    if letter.detail:
+        row["detail"] = letter.detail
+    if letter.lost_bytes:
+        row["lost_bytes"] = letter.lost_bytes
+    return json.dumps(row, sort_keys=True, ensure_ascii=False)
 
 
 def dead_letter_filename(stage: str) -> str:
@@ -522,12 +524,13 @@ class _FinalizeFn(beam.DoFn):
         rules = self._rules
         features = tfds_layout.c4_features_json(rules.features)
         write_atomic(join(base, "features.json"), tfds_layout.features_text(features).encode())
-        # TFDS never writes an empty split (its writer refuses one); a split it lists must load.
-        infos = [
+        # Every split the config defines, 0 examples where this build has none.
+        written = [
             tfds_layout.SplitInfo(s.name, list(s.shard_lengths), s.num_bytes)
             for s in splits
             if s.documents
         ]
+        infos = tfds_layout.declared_splits(rules.config, rules.has_validation, written)
         info = tfds_layout.dataset_info_json(rules.config, rules.version, infos)
         if "redistributionInfo" in info:
             license_text = info["redistributionInfo"]["license"]

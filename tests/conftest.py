@@ -1,8 +1,16 @@
-"""Shared fixtures: where ../shared is, and its real WET samples."""
+"""Shared fixtures: the vendored real test data (tests/data, see its README) and the runner.
+
+Private Beam APIs (docs/runners.md; ``pipeline.runners.PATCHED_BEAM_VERSION``):
+
+- ``apache_beam.runners.direct.direct_runner.SwitchingDirectRunner.run_pipeline``, patched for
+  the session: a test's ``beam.Pipeline()`` runs on ``C4DirectRunner`` (the FnApiRunner, as
+  ``c4`` runs it), never Prism with its run-time download
+  (tests/pipeline/runners/test_direct.py).
+"""
 
 from __future__ import annotations
 
-import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,20 +22,36 @@ import gcld3  # noqa: F401
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("C4_SHARED", REPO.parent / "shared")).resolve()
-WET_DIR = SHARED / "data" / "wet"
+# Every file the tests read lives in the repository (tests/data/README.md: origin, licence, sha256).
+TEST_DATA = REPO / "tests" / "data"
+WET_DIR = TEST_DATA / "wet"
 EDGE_DIR = WET_DIR / "edge_cases"
 REAL_WET = sorted(WET_DIR.glob("*.warc.wet.gz"))
 EDGE_WET = sorted(EDGE_DIR.glob("*.wet.gz"))
+# 1,000 real C4 en documents (JSON lines: text, url, date).
+C4_SAMPLE = TEST_DATA / "c4" / "c4-en.olmo-sample-1000.json.gz"
 # Beam options for the DirectRunner with two SDK worker processes.
 TWO_WORKERS = ("--direct_num_workers", "2", "--direct_running_mode", "multi_processing")
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    if not SHARED.is_dir():
-        pytest.fail(f"../shared not found at {SHARED}; set C4_SHARED")
-    return SHARED
+def test_data_dir() -> Path:
+    return TEST_DATA
+
+
+@pytest.fixture(scope="session")
+def nltk_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An ``NLTK_DATA`` directory serving the shipped punkt parameters (``filters/data``).
+
+    NLTK looks them up as ``tokenizers/punkt_tab/english/``. They are copied into that layout
+    here rather than kept twice in the repository; not symlinked, as NLTK >= 3.10 refuses to
+    open files that resolve outside its data directories.
+    """
+    from filters.sentences import PUNKT_DIR
+
+    root = tmp_path_factory.mktemp("nltk_data")
+    shutil.copytree(PUNKT_DIR, root / "tokenizers" / "punkt_tab" / PUNKT_DIR.name)
+    return root
 
 
 @pytest.fixture(scope="session")

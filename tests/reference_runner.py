@@ -1,13 +1,14 @@
-"""Run the TFDS reference harnesses (../shared/reference) on WET files, with a cache.
+"""Run the project's TFDS reference harness (tests/reference/) on WET files, with a cache.
 
-The references are the ground truth of "exact" (INTERFACE.md): ``tfds_c4_reference.py`` for 3.1.0
-and ``tfds_c4_legacy_reference.py --version 2.2.0|1.0.0``. They run in their own virtualenv
-(``$C4_REFERENCE_HOME``, default ``~/.cache/c4-reference``, made by ``make reference``) and are
-slow (pure-Python langdetect), so outputs are cached under ``.cache/reference/`` keyed by the
-sha256 of the inputs, the harness scripts, the version and the arguments.
+The reference is the ground truth of "exact" (INTERFACE.md): ``tests/reference/c4_reference.py``
+for 3.1.0 and ``tests/reference/c4_legacy_reference.py --version 2.2.0|1.0.0``. They run in their
+own virtualenv (``$C4_REFERENCE_HOME``, default ``~/.cache/c4-pipeline-reference``, made by
+``make reference``) and are slow (pure-Python langdetect), so outputs are cached under
+``.cache/reference/`` keyed by the sha256 of the inputs, the harness files, the version and the
+arguments.
 
-If the reference is not set up this raises ``ReferenceNotSetUp`` saying to run ``make reference``;
-tests turn that into a failure, never a skip.
+If the reference is not set up (or was set up from other pins) this raises ``ReferenceNotSetUp``
+saying to run ``make reference``; tests turn that into a failure, never a skip.
 """
 
 from __future__ import annotations
@@ -21,17 +22,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from tests.reference import pins
+
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("C4_SHARED", REPO.parent / "shared")).resolve()
-HARNESS_DIR = SHARED / "reference"
-HARNESS_3 = HARNESS_DIR / "tfds_c4_reference.py"
-HARNESS_LEGACY = HARNESS_DIR / "tfds_c4_legacy_reference.py"
+HARNESS_DIR = pins.HERE
+HARNESS_3 = HARNESS_DIR / "c4_reference.py"
+HARNESS_LEGACY = HARNESS_DIR / "c4_legacy_reference.py"
 CACHE_DIR = REPO / ".cache" / "reference"
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 class ReferenceNotSetUp(RuntimeError):
-    """The reference virtualenv or harness is missing."""
+    """The reference virtualenv is missing, incomplete or installed from other pins."""
 
 
 class ReferenceOutput(NamedTuple):
@@ -43,28 +45,35 @@ class ReferenceOutput(NamedTuple):
 
 
 def reference_home() -> Path:
-    home = os.environ.get("C4_REFERENCE_HOME") or str(Path.home() / ".cache" / "c4-reference")
-    return Path(home)
+    """Where ``make reference`` installs: ``$C4_REFERENCE_HOME`` or its default."""
+    return pins.home()
+
+
+def legacy_src_dir() -> Path:
+    """The original c4.py / c4_utils.py of C4 2.2.0 and 1.0.0 (``tfds<release>_c4v<v>_*.py``)."""
+    return pins.legacy_src_dir()
+
+
+def nltk_data_dir() -> Path:
+    """An NLTK data dir holding tokenizers/punkt_tab/english."""
+    return pins.nltk_data_dir()
 
 
 def reference_python() -> Path:
     """The reference virtualenv's python, or ``ReferenceNotSetUp`` naming the fix."""
-    py = reference_home() / "venv" / "bin" / "python"
-    missing = [p for p in (py, HARNESS_3, HARNESS_LEGACY) if not p.exists()]
-    if missing:
-        raise ReferenceNotSetUp(
-            f"TFDS reference not set up ({', '.join(map(str, missing))} missing): "
-            "run `make reference` (bash ../shared/reference/setup.sh)"
-        )
-    return py
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    py = pins.venv_python()
+    if not py.exists():
+        problem = f"{py} missing"
+    elif pins.installed_fingerprint() is None:
+        problem = f"install incomplete ({pins.stamp_path()} missing)"
+    elif pins.installed_fingerprint() != pins.fingerprint():
+        problem = "installed from other pins than tests/reference/pins.py"
+    else:
+        return py
+    raise ReferenceNotSetUp(
+        f"TFDS reference not set up ({problem}): run `make reference` "
+        "(python3.11 tests/reference/install.py)"
+    )
 
 
 def harness_command(
@@ -88,12 +97,14 @@ def harness_command(
 def cache_key(
     wet_paths: Sequence[Path | str], version: str, runner: str, extra_args: Sequence[str]
 ) -> str:
-    """sha256 over the inputs' bytes and order, the harness scripts, version and arguments."""
+    """sha256 over the inputs' bytes and order, the harness files, the pins, version and
+    arguments."""
     h = hashlib.sha256()
     parts = [f"format={CACHE_FORMAT}", f"version={version}", f"runner={runner}"]
     parts += [f"arg={a}" for a in extra_args]
-    parts += [f"harness={_sha256_file(HARNESS_3)}", f"legacy={_sha256_file(HARNESS_LEGACY)}"]
-    parts += [f"input={_sha256_file(Path(p))}" for p in wet_paths]
+    parts += [f"{name}={pins.sha256_file(HARNESS_DIR / name)}" for name in pins.HARNESS_FILES]
+    parts += [f"pins={pins.fingerprint()}"]
+    parts += [f"input={pins.sha256_file(Path(p))}" for p in wet_paths]
     h.update("\n".join(parts).encode("utf-8"))
     return h.hexdigest()
 

@@ -1,6 +1,10 @@
 """``c4 estimate``: time and cost of a full build on Dataflow, from the measured benchmark results.
 
-Pure: no Beam, no network. It reads, in ``benchmarks/results/``:
+Pure: no Beam, no network. By default it reads the rates shipped in the package,
+``pipeline/cloud/data/rates.json`` (so it works from any install): the keys read below of each
+``benchmarks/results/`` file, with the date and machine each was measured on, written by
+``make rates`` (``benchmarks/rates.py``; ``make bench`` refreshes it). ``--results DIR`` reads a
+directory of fresh results instead. The files:
 
 * ``clean_throughput*.json`` (required): CPU seconds of each stage of the C4 core per MB of
   decompressed WET, measured on one core (``benchmarks/clean_throughput.py``); the slowest
@@ -24,15 +28,21 @@ deploy/README.md ("What a full build costs") gives the formula and these inputs.
 
 from __future__ import annotations
 
-import argparse
+import fnmatch
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
 from filters.spec import UsageError
+from pipeline.command import OneLineParser
 
+# The benchmark results of a source checkout (make bench), from which RATES_PATH is made.
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+# What c4 estimate reads by default: those results' figures, shipped as package data.
+RATES_PATH = Path(__file__).resolve().parent / "data" / "rates.json"
+PACKAGED = "pipeline/cloud/data/rates.json"
 RESULTS_GLOB = "clean_throughput*.json"
 END_TO_END = "end_to_end.json"
 SCALING = "scaling.json"
@@ -41,7 +51,7 @@ SCALING = "scaling.json"
 # month of WET (tensorflow/datasets#1136; the T5 README says "~7 TB"). Others: pass --wet_tb.
 CRAWL_WET_TB: dict[str, float] = {"CC-MAIN-2019-18": 6.96}
 
-# Decompressed / compressed bytes of WET, measured on the five real files of shared/data/wet
+# Decompressed / compressed bytes of WET, measured on the five real files of tests/data/wet
 # (916,108 bytes gzipped -> 2,541,887 bytes; per file 1.6 to 2.8, the largest file 2.83).
 # Our MB/s are decompressed MB (INTERFACE.md "Measuring"), the crawl's size is compressed.
 DECOMPRESSION_RATIO = 2.775
@@ -90,11 +100,12 @@ BEAM_OVERHEAD = 1.5
 SHUFFLE_PER_INPUT_BYTE = 1.0 + 2 * 0.25
 
 
-class _UsageParser(argparse.ArgumentParser):
-    """argparse whose errors are a one-line ``UsageError`` (exit 2), not usage text."""
+class _UsageParser(OneLineParser):
+    """argparse whose errors are a one-line ``UsageError`` (exit 2), not usage text; an unknown
+    flag is named with the closest known one."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
+        raise UsageError(self.first_problem(message))
 
 
 @dataclass(frozen=True)
@@ -106,6 +117,7 @@ class Throughput:
     mb_per_cpu_second: float
     stage_seconds_per_mb: dict[str, float]
     synthetic: bool = False  # measured on a benchmarks/corpus.py corpus, as end_to_end.py is
+    measured: str = ""  # when and on what machine (measured_on)
 
 
 @dataclass(frozen=True)
@@ -155,46 +167,89 @@ class Estimate:
         return TFDS_HOURS * TFDS_WORKERS / self.workers
 
 
-def read_throughput(path: Path) -> Throughput:
-    """One ``clean_throughput*.json``: our side's median CPU seconds per MB, whole and per stage.
+# Benchmark results by file name: a --results directory, or the packaged rates (name -> JSON).
+Results = Path | Mapping[str, Any]
+
+
+def _where(results: Results, name: str) -> str:
+    return str(results / name) if isinstance(results, Path) else f"{PACKAGED}[{name}]"
+
+
+def _names(results: Results, pattern: str) -> list[str]:
+    if isinstance(results, Path):
+        return sorted(p.name for p in results.glob(pattern))
+    return sorted(name for name in results if fnmatch.fnmatch(name, pattern))
+
+
+def _load(results: Results, name: str, what: str) -> Any | None:
+    """The JSON of one result, None if it is not there.
 
     Raises:
-        UsageError: the file is not a throughput result.
+        UsageError: it is there but is not JSON.
     """
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        wet_mb = float(data["input"]["wet_MB"])
-        ours = data["ours"]
-        stages = {k: float(v) / wet_mb for k, v in ours["stage_cpu_seconds_median"].items()}
-        rate = float(ours["MB_per_cpu_second"])
-        synthetic = data["input"].get("synthetic_corpus_mb") is not None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, ZeroDivisionError) as exc:
-        raise UsageError(f"--results: {path} is not a throughput result ({exc!r})") from None
-    if rate <= 0:
-        raise UsageError(f"--results: {path}: MB_per_cpu_second must be positive, not {rate}")
-    return Throughput(path.name, wet_mb, rate, stages, synthetic)
-
-
-def load_throughputs(results_dir: Path) -> list[Throughput]:
-    """Every throughput result in ``results_dir``, slowest first.
-
-    Raises:
-        UsageError: no result there.
-    """
-    paths = sorted(results_dir.glob(RESULTS_GLOB))
-    if not paths:
-        raise UsageError(f"--results: no {RESULTS_GLOB} in {results_dir} (run make bench)")
-    return sorted((read_throughput(p) for p in paths), key=lambda t: t.mb_per_cpu_second)
-
-
-def _read_json(path: Path, what: str) -> Any:
+    if not isinstance(results, Path):
+        return results.get(name)
+    path = results / name
+    if not path.is_file():
+        return None
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise UsageError(f"--results: {path} is not {what} ({exc})") from None
 
 
-def read_beam_overhead(results_dir: Path, throughputs: list[Throughput]) -> Figure:
+def measured_on(data: Mapping[str, Any]) -> str:
+    """When and where a result was measured: ``2026-11-29 15:43 UTC, 2 CPUs, Linux-...``."""
+    date = str(data.get("date_utc") or "date unknown").replace("T", " ")
+    date = date[:16] + " UTC" if len(date) >= 16 else date
+    machine = data.get("machine") or {}
+    parts = [date]
+    if machine.get("cpus"):
+        parts.append(f"{machine['cpus']} CPUs")
+    if machine.get("platform"):
+        parts.append(str(machine["platform"]))
+    return ", ".join(parts)
+
+
+def read_throughput(name: str, data: Any, where: str = "") -> Throughput:
+    """One ``clean_throughput*.json``: our side's median CPU seconds per MB, whole and per stage.
+
+    Raises:
+        UsageError: it is not a throughput result.
+    """
+    where = where or name
+    try:
+        wet_mb = float(data["input"]["wet_MB"])
+        ours = data["ours"]
+        stages = {k: float(v) / wet_mb for k, v in ours["stage_cpu_seconds_median"].items()}
+        rate = float(ours["MB_per_cpu_second"])
+        synthetic = data["input"].get("synthetic_corpus_mb") is not None
+    except (ValueError, KeyError, TypeError, AttributeError, ZeroDivisionError) as exc:
+        raise UsageError(f"--results: {where} is not a throughput result ({exc!r})") from None
+    if rate <= 0:
+        raise UsageError(f"--results: {where}: MB_per_cpu_second must be positive, not {rate}")
+    return Throughput(name, wet_mb, rate, stages, synthetic, measured_on(data))
+
+
+def load_throughputs(results: Results) -> list[Throughput]:
+    """Every throughput result, slowest first.
+
+    Raises:
+        UsageError: no result there.
+    """
+    names = _names(results, RESULTS_GLOB)
+    if not names:
+        raise UsageError(f"--results: no {RESULTS_GLOB} in {results} (run make bench)")
+    return sorted(
+        (
+            read_throughput(n, _load(results, n, "a throughput result"), _where(results, n))
+            for n in names
+        ),
+        key=lambda t: t.mb_per_cpu_second,
+    )
+
+
+def read_beam_overhead(results: Results, throughputs: list[Throughput]) -> Figure:
     """Whole ``c4 build`` CPU per MB (``end_to_end.json``) over the core's, on like inputs.
 
     The end-to-end runs use ``benchmarks/corpus.py`` corpora of 10-85 MB, so the core figure is
@@ -204,10 +259,10 @@ def read_beam_overhead(results_dir: Path, throughputs: list[Throughput]) -> Figu
     Raises:
         UsageError: the file is there but is not an end-to-end result.
     """
-    path = results_dir / END_TO_END
-    if not path.is_file():
+    path = _where(results, END_TO_END)
+    data = _load(results, END_TO_END, "an end-to-end result")
+    if data is None:
         return Figure(BEAM_OVERHEAD, f"assumed, {END_TO_END} missing")
-    data = _read_json(path, "an end-to-end result")
     try:
         per_mb = float(data["fit_cpu_seconds"]["ours"]["per_MB"])
     except (KeyError, TypeError, ValueError) as exc:
@@ -228,17 +283,17 @@ def read_beam_overhead(results_dir: Path, throughputs: list[Throughput]) -> Figu
     )
 
 
-def read_shuffle_ratio(results_dir: Path) -> Figure:
+def read_shuffle_ratio(results: Results) -> Figure:
     """Bytes shuffled per input byte: the slope of the DirectRunner's shuffled bytes on input
     MB in ``scaling.json``. Without the file: the assumption.
 
     Raises:
         UsageError: the file is there but holds no DirectRunner shuffle fit.
     """
-    path = results_dir / SCALING
-    if not path.is_file():
+    path = _where(results, SCALING)
+    data = _load(results, SCALING, "a scaling result")
+    if data is None:
         return Figure(SHUFFLE_PER_INPUT_BYTE, f"assumed, {SCALING} missing")
-    data = _read_json(path, "a scaling result")
     try:
         slope = float(data["fits"]["DirectRunner"]["shuffle_bytes"]["b"])
         sizes = sorted({float(r["wet_MB"]) for r in data["runs"] if "shuffle_bytes" in r})
@@ -253,6 +308,80 @@ def read_shuffle_ratio(results_dir: Path) -> Figure:
         f"measured: {SCALING}, DirectRunner, bytes grouped after combiner lifting, slope over "
         f"{span}",
     )
+
+
+# --- the packaged rates -------------------------------------------------------------------------
+
+
+def packaged_results() -> dict[str, Any]:
+    """The results shipped in ``pipeline/cloud/data/rates.json``, by file name.
+
+    Raises:
+        UsageError: the package lacks them (a broken install).
+    """
+    try:
+        rates = json.loads(RATES_PATH.read_text(encoding="utf-8"))
+        return dict(rates["results"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(
+            f"--results: this install has no readable {PACKAGED} ({exc}); pass --results DIR"
+        ) from None
+
+
+def _trimmed(name: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The keys of one result file that ``c4 estimate`` reads, and when and where it ran."""
+    out: dict[str, Any] = {"date_utc": data.get("date_utc"), "machine": data.get("machine")}
+    if name == END_TO_END:
+        out["fit_cpu_seconds"] = {"ours": {"per_MB": data["fit_cpu_seconds"]["ours"]["per_MB"]}}
+    elif name == SCALING:
+        shuffle = data["fits"]["DirectRunner"]["shuffle_bytes"]
+        out["fits"] = {"DirectRunner": {"shuffle_bytes": shuffle}}
+        out["runs"] = [
+            {"runner": r.get("runner"), "wet_MB": r["wet_MB"], "shuffle_bytes": r["shuffle_bytes"]}
+            for r in data["runs"]
+            if "shuffle_bytes" in r
+        ]
+    else:
+        source = data["input"]
+        out["input"] = {
+            "wet_MB": source["wet_MB"],
+            "synthetic_corpus_mb": source.get("synthetic_corpus_mb"),
+        }
+        ours = data["ours"]
+        out["ours"] = {
+            "MB_per_cpu_second": ours["MB_per_cpu_second"],
+            "stage_cpu_seconds_median": ours["stage_cpu_seconds_median"],
+        }
+    return out
+
+
+def rates_json(results_dir: Path) -> dict[str, Any]:
+    """``rates.json``'s content from a directory of results (``benchmarks/rates.py``).
+
+    Each file is read as ``c4 estimate --results DIR`` would read it (a broken one is refused),
+    then trimmed to the keys it reads; the trimmed set must give the same figures.
+
+    Raises:
+        UsageError: a result is missing or broken.
+    """
+    throughputs = load_throughputs(results_dir)
+    figures = (read_beam_overhead(results_dir, throughputs), read_shuffle_ratio(results_dir))
+    names = [t.source for t in throughputs] + [
+        n for n in (END_TO_END, SCALING) if (results_dir / n).is_file()
+    ]
+    results = {n: _trimmed(n, _load(results_dir, n, "a result") or {}) for n in sorted(names)}
+    again = load_throughputs(results)
+    if again != throughputs or figures != (
+        read_beam_overhead(results, again),
+        read_shuffle_ratio(results),
+    ):
+        raise UsageError(f"--results: {results_dir}: the trimmed results give other figures")
+    return {
+        "about": "c4 estimate's measured inputs: the keys it reads of each benchmarks/results "
+        "file, with when (date_utc) and on what (machine) it was measured. Written by make "
+        "rates (benchmarks/rates.py), which make bench runs.",
+        "results": results,
+    }
 
 
 def crawl_size_tb(crawl: str, wet_tb: float | None) -> float:
@@ -337,8 +466,11 @@ def _figure(value: float | Figure, source: str) -> Figure:
     return value if isinstance(value, Figure) else Figure(float(value), source)
 
 
-def format_estimate(est: Estimate) -> str:
-    """The human report: inputs, per-stage CPU, totals next to TFDS's published figure."""
+def format_estimate(est: Estimate, origin: str = "") -> str:
+    """The human report: inputs, per-stage CPU, totals next to TFDS's published figure.
+
+    ``origin``: where the results were read (the packaged rates or a ``--results`` DIR).
+    """
     t = est.throughput
     lines = [
         f"c4 estimate: {est.crawl}, {est.workers} x {est.machine_type} "
@@ -347,6 +479,11 @@ def format_estimate(est: Estimate) -> str:
         f"= {est.wet_tb_decompressed:.2f} TB decompressed",
         f"  throughput {t.mb_per_cpu_second:.2f} MB/s per core (core only; {t.source}, "
         f"{t.wet_mb:g} MB, slowest of the results)",
+    ]
+    if t.measured or origin:
+        where = f" ({origin})" if origin else ""
+        lines.append(f"  measured   {t.measured or 'date unknown'}{where}")
+    lines += [
         "  stage CPU-days (core):",
     ]
     for stage, s_per_mb in sorted(t.stage_seconds_per_mb.items(), key=lambda kv: -kv[1]):
@@ -387,12 +524,14 @@ def run_estimate(argv: list[str]) -> int:
     )
     parser.add_argument(
         "--results",
-        default=str(RESULTS_DIR),
-        help=f"benchmark results: {RESULTS_GLOB} (required), {END_TO_END} and {SCALING} if there",
+        default=None,
+        help=f"a directory of fresh benchmark results: {RESULTS_GLOB} (required), {END_TO_END} "
+        f"and {SCALING} if there (default: the rates shipped in {PACKAGED})",
     )
     try:
         args = parser.parse_args(argv)
-        results = Path(args.results)
+        results: Results = Path(args.results) if args.results else packaged_results()
+        origin = f"--results {args.results}" if args.results else PACKAGED
         throughputs = load_throughputs(results)
         overhead = (
             Figure(args.beam_overhead, "--beam_overhead")
@@ -411,5 +550,5 @@ def run_estimate(argv: list[str]) -> int:
     except UsageError as exc:
         print(f"c4 estimate: {exc}".splitlines()[0], file=sys.stderr)
         return 2
-    print(format_estimate(est), end="")
+    print(format_estimate(est, origin), end="")
     return 0

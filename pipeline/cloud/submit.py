@@ -4,6 +4,17 @@ Everything a Dataflow job needs is validated here, before Beam sees it, so a use
 missing or malformed option at once (one line each, exit 2) instead of one Beam traceback at a
 time. ``--dry_run`` builds the whole job (graph, worker pool, environment) without any network
 call: Beam's own ``dry_run`` test option stops DataflowRunner right before submission.
+
+Private Beam APIs (docs/runners.md; ``pipeline.runners.PATCHED_BEAM_VERSION``):
+
+- ``apache_beam.runners.dataflow.internal.apiclient.Environment`` and
+  ``apache_beam.runners.dataflow.internal.apiclient._FNAPI_ENVIRONMENT_MAJOR_VERSION``: the
+  dry run builds the job's environment offline, as staging would; it reads the dry run's
+  ``apache_beam.runners.dataflow.internal.apiclient.Job`` (``proto``, ``proto_pipeline``,
+  ``options``, ``str()``) from the result's ``job``;
+- ``apache_beam.portability.common_urns`` (``artifact_roles.STAGING_TO``) and
+  ``apache_beam.portability.api.beam_runner_api_pb2`` (``ArtifactStagingToRolePayload``): the
+  names of the files the workers would fetch.
 """
 
 from __future__ import annotations
@@ -12,9 +23,10 @@ import argparse
 import inspect
 import re
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +68,9 @@ class DataflowSettings:
     dataflow_shuffle: bool = True
     dry_run: bool = False
     extra_args: tuple[str, ...] = field(default=())
+    # The sdist of setup_file, built out of its tree (pipeline/cloud/sdist.py): staged in its
+    # place, so Beam builds nothing in the source tree.
+    sdist: str | None = None
 
     def beam_args(self) -> list[str]:
         """The DataflowRunner options, as Beam flags; the user's other Beam flags last."""
@@ -80,7 +95,9 @@ class DataflowSettings:
                 f"--sdk_container_image={self.sdk_container_image}",
                 "--sdk_location=container",
             ]
-        if self.setup_file:
+        if self.sdist:
+            args.append(f"--extra_package={self.sdist}")
+        elif self.setup_file:
             args.append(f"--setup_file={self.setup_file}")
         if self.dry_run:
             args.append("--dry_run=True")
@@ -116,6 +133,9 @@ def add_dataflow_arguments(parser: argparse.ArgumentParser) -> None:
         "--dry_run", action="store_true", help="build the job, do not submit; no network"
     )
     parser.add_argument("--job_file", default=None, help="with --dry_run: write the job JSON here")
+    parser.add_argument(
+        "--detach", action="store_true", help="return once submitted instead of following the job"
+    )
 
 
 def submit_parser() -> argparse.ArgumentParser:
@@ -164,6 +184,8 @@ def check_dataflow_args(args: argparse.Namespace, beam_args: Sequence[str]) -> l
         )
     if args.setup_file and not Path(args.setup_file).is_file():
         problems.append(f"--setup_file: {args.setup_file} is not a file")
+    elif args.setup_file and Path(args.setup_file).name != "setup.py":
+        problems.append(f"--setup_file: {args.setup_file} must be a setup.py")
     if args.job_file and not args.dry_run:
         problems.append("--job_file: only with --dry_run")
     if getattr(args, "runner", None) not in (None, "DataflowRunner"):
@@ -193,22 +215,39 @@ def dataflow_settings(
     )
 
 
-def build_config_from_args(args: argparse.Namespace, beam_args: Sequence[str]) -> Any:
-    """``make_build_config`` from parsed ``c4 build`` flags, remote inputs expanded now.
+class LeftUnexpanded:
+    """A dry run's ``expand_remote``: fetches nothing, each remote argument stays one input
+    (a crawl's listing URL included); the arguments are kept, to say so."""
+
+    def __init__(self) -> None:
+        self.args: list[str] = []
+
+    def __call__(self, arg: str, cc_base_url: str = "", flag: str = "--input") -> list[str]:
+        self.args.append(arg)
+        return [arg]
+
+
+def build_config_from_args(
+    args: argparse.Namespace, beam_args: Sequence[str], expand: Any = None
+) -> Any:
+    """``make_build_config`` from parsed ``c4 build`` flags, remote inputs expanded now
+    (by ``expand``, when given: a dry run's ``LeftUnexpanded``).
 
     Flags reach its parameters by name (``--crawl`` as ``crawls``), so a build flag added later
     with a parameter of the same name needs no edit here.
     """
     from pipeline.config import make_build_config
     from pipeline.io.expand import expand_remote
+    from pipeline.masking.options import MaskOptions
 
     values = dict(
         vars(args),
+        mask_options=MaskOptions.from_args(args),
         inputs=args.input,
         output_dir=args.output,
         crawls=getattr(args, "crawl", None),
         runner="DataflowRunner",
-        expand_remote=expand_remote,
+        expand_remote=expand or expand_remote,
         beam_args=list(beam_args),
     )
     wanted = inspect.signature(make_build_config).parameters
@@ -278,23 +317,35 @@ def _staged_names(proto: Any) -> set[str]:
 
 def run_submit(argv: Sequence[str]) -> int:
     """``c4 submit``: validate all, build the job on DataflowRunner, submit or describe it."""
+    from pipeline.command import interrupt_exits
+
+    with interrupt_exits("c4 submit"):
+        return _submit(argv)
+
+
+def _submit(argv: Sequence[str]) -> int:
+    from pipeline.command import parse_command_line
     from pipeline.io.gcs import connect_anonymously_if_emulated
 
-    try:
-        args, beam_args = submit_parser().parse_known_args(list(argv))
-    except SystemExit as exc:  # a bad value (one line printed, exit 2) or --help (0)
-        return int(exc.code or 0)
+    parsed = parse_command_line(submit_parser(), argv)
+    if isinstance(parsed, int):  # a usage error (one line printed, exit 2) or --help (0)
+        return parsed
+    args, beam_args = parsed
     connect_anonymously_if_emulated()
     problems = check_dataflow_args(args, beam_args)
+    # A dry run reads nothing remote: a crawl or a remote listing stays one unexpanded input.
+    unexpanded = LeftUnexpanded() if args.dry_run else None
     try:
-        config = build_config_from_args(args, beam_args)
+        config = build_config_from_args(args, beam_args, unexpanded)
     except UsageError as exc:
         return _print_problems([*problems, str(exc)])
     problems += check_remote(config)
     if not problems and not args.dry_run:
         from pipeline.io.output import check_remote_output_dir
+        from pipeline.io.writable import check_writable
 
-        try:  # reads the bucket: never on a dry run
+        try:  # reads and writes the bucket: never on a dry run
+            check_writable(config.output_dir)
             check_remote_output_dir(config.output_dir, config.config, config.c4_version)
         except UsageError as exc:
             problems.append(str(exc))
@@ -304,19 +355,37 @@ def run_submit(argv: Sequence[str]) -> int:
         args, beam_args, default_job_name(config.config, config.c4_version)
     )
     try:
-        return _launch(config, settings, args.job_file)
+        with tempfile.TemporaryDirectory(prefix="c4-submit-") as work_dir:
+            if settings.setup_file:
+                from pipeline.cloud.sdist import build_sdist
+
+                settings = replace(settings, sdist=build_sdist(settings.setup_file, work_dir))
+            result = _launch(config, settings)
+            if isinstance(result, int):
+                return result
+            if settings.dry_run:
+                return _describe(result, config, settings, args.job_file, unexpanded)
     except UsageError as exc:
         return _print_problems([str(exc)])
+    if args.detach:
+        from pipeline.cloud.monitor import cancel_command, job_url
+
+        where = (settings.project, settings.region, result.job_id())
+        print(f"c4 submit: job {where[2]} submitted: {job_url(*where)}")
+        print(f"c4 submit: to cancel it: {cancel_command(*where)}")
+        return 0
+    from pipeline.cloud.monitor import follow
+
+    return follow(result, settings.project, settings.region)
 
 
-def _launch(config: Any, settings: DataflowSettings, job_file: str | None) -> int:
-    import json
-
+def _launch(config: Any, settings: DataflowSettings) -> Any:
+    """Build the job and run it on DataflowRunner: the result, or 1 (the failure printed)."""
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
-    from apache_beam.runners.dataflow.dataflow_runner import DataflowRunner
+    from apache_beam.runners import DataflowRunner
 
-    from pipeline.build import build_pipeline, stage_labels
+    from pipeline.build import build_pipeline
 
     try:
         pipeline = beam.Pipeline(
@@ -326,30 +395,45 @@ def _launch(config: Any, settings: DataflowSettings, job_file: str | None) -> in
         raise UsageError(" ".join(str(exc).split())) from None
     build_pipeline(pipeline, config)
     try:
-        result: Any = pipeline.run()  # DataflowRunner's result: .job, .job_id()
+        return pipeline.run()  # DataflowRunner's result: .job, .job_id(), .state, .metrics()
     except Exception as exc:
         print(f"c4 submit: failed: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
         return 1
-    if settings.dry_run:
-        described = describe_dry_run(result.job, stage_labels(config), settings)
-        if job_file:
-            Path(job_file).write_text(json.dumps(described, indent=2, sort_keys=True) + "\n")
-        stages = described["c4_stages"]
-        print(
-            f"c4 submit: dry run, job {settings.job_name} not submitted; "
-            f"{len(config.inputs)} input file(s) -> {config.output_dir}\n"
-            f"  stages: {' '.join(label for label, ok in stages.items() if ok)}\n"
-            f"  workers: up to {settings.max_num_workers} x {settings.machine_type}, "
-            f"{'Dataflow Shuffle' if settings.dataflow_shuffle else 'worker shuffle'}, "
-            f"{settings.sdk_container_image or 'setup_file ' + str(settings.setup_file)}"
-        )
-        return 0 if all(stages.values()) else 1
-    job_id = result.job_id()
-    print(
-        f"c4 submit: job {job_id} submitted; follow it at https://console.cloud.google.com/"
-        f"dataflow/jobs/{settings.region}/{job_id}?project={settings.project}"
+
+
+def _describe(
+    result: Any,
+    config: Any,
+    settings: DataflowSettings,
+    job_file: str | None,
+    unexpanded: LeftUnexpanded | None,
+) -> int:
+    """A dry run's report (and ``--job_file``); 0 if every stage is in the job."""
+    import json
+
+    from pipeline.build import stage_labels
+
+    described = describe_dry_run(result.job, stage_labels(config), settings)
+    if job_file:
+        Path(job_file).write_text(json.dumps(described, indent=2, sort_keys=True) + "\n")
+    stages = described["c4_stages"]
+    code = settings.sdk_container_image or f"setup_file {settings.setup_file} (sdist staged)"
+    left = unexpanded.args if unexpanded else []
+    remote = (
+        f"{len(left)} remote input(s) left unexpanded ({', '.join(left[:3])}"
+        f"{', ...' if len(left) > 3 else ''}), listed when the job is submitted"
+        if left
+        else "no remote input to expand"
     )
-    return 0
+    print(
+        f"c4 submit: dry run, job {settings.job_name} not submitted; "
+        f"{len(config.inputs)} input(s) -> {config.output_dir}\n"
+        f"  stages: {' '.join(label for label, ok in stages.items() if ok)}\n"
+        f"  workers: up to {settings.max_num_workers} x {settings.machine_type}, "
+        f"{'Dataflow Shuffle' if settings.dataflow_shuffle else 'worker shuffle'}, {code}\n"
+        f"  offline: nothing remote was read or written (output bucket not checked); {remote}"
+    )
+    return 0 if all(stages.values()) else 1
 
 
 def launch_template(argv: Sequence[str]) -> None:

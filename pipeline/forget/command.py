@@ -12,20 +12,15 @@ import datetime
 import json
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any, NoReturn
+from typing import Any
 
 from filters.lineage import Request, parse_doc_id_line, parse_domain_line, parse_url_line
 from filters.spec import UsageError
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        print(f"{self.prog}: {message}", file=sys.stderr)
-        raise SystemExit(2)
+from pipeline.command import OneLineParser
 
 
 def _trace_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="c4 trace", allow_abbrev=False)
+    parser = OneLineParser(prog="c4 trace", allow_abbrev=False)
     parser.add_argument("dir", metavar="DIR")
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--url")
@@ -36,7 +31,7 @@ def _trace_parser() -> argparse.ArgumentParser:
 
 
 def _forget_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="c4 forget", allow_abbrev=False)
+    parser = OneLineParser(prog="c4 forget", allow_abbrev=False)
     parser.add_argument("dir", metavar="DIR")
     parser.add_argument("--urls", help="file: one URL a line")
     parser.add_argument("--domains", help="file: one domain a line (subdomains match too)")

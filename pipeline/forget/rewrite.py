@@ -29,6 +29,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from filters.lineage import Request, url_key
+from filters.spec import resolve_rules
 from pipeline import lineage, summary
 from pipeline.forget import masked as forget_masked
 from pipeline.forget import store as forget_store
@@ -189,15 +190,18 @@ def update_metadata(build: Build) -> dict[str, int]:
 
 
 def _update_dataset_info(build: Build, splits: Sequence[summary.SplitWritten]) -> None:
-    """Shard lengths and numBytes of each split; shard files keep their names (no renumbering)."""
+    """Shard lengths and numBytes of each split, every split the config defines declared (0
+    examples where none is left); shard files keep their names (no renumbering)."""
     path = join(build.tfds_dir, "dataset_info.json")
     info = json.loads(read_text(path))
-    by_name = {s.name: s for s in splits}
-    for entry in info.get("splits", []):
-        written = by_name.get(entry["name"])
-        if written is not None:
-            entry["shardLengths"] = [str(n) for n in written.shard_lengths]
-            entry["numBytes"] = str(written.num_bytes)
+    written = [
+        tfds_layout.SplitInfo(s.name, list(s.shard_lengths), s.num_bytes)
+        for s in splits
+        if s.shard_lengths
+    ]
+    rules = resolve_rules(build.config, build.version)
+    declared = tfds_layout.declared_splits(rules.config, rules.has_validation, written)
+    info["splits"] = tfds_layout.dataset_info_json(rules.config, rules.version, declared)["splits"]
     _write_if_changed(path, tfds_layout.dataset_info_text(info).encode("utf-8"))
 
 

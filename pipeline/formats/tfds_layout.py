@@ -22,6 +22,8 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
+from filters.language import MC4_LANGUAGES, UNKNOWN_LANGUAGE
+
 DATASET_NAME = "c4"
 FILE_FORMAT = "tfrecord"
 MODULE_NAME = "tensorflow_datasets.text.c4"
@@ -105,6 +107,39 @@ class SplitInfo(NamedTuple):
     num_bytes: int
 
 
+def split_names(config: str, has_validation: bool = True) -> tuple[str, ...]:
+    """Every split TFDS's C4 builder declares for a config, in its order (``_split_generators``).
+
+    ``train`` and ``validation`` (``train`` only without validation, as in 1.0.0); for
+    ``multilingual``, ``<lang>`` and ``<lang>-validation`` for each mC4 language, then ``und``.
+    A build declares them all in ``dataset_info.json``, with 0 examples where it has none.
+    """
+    if config == "multilingual":
+        return tuple(
+            name
+            for lang in (*MC4_LANGUAGES, UNKNOWN_LANGUAGE)
+            for name in (lang, f"{lang}-validation")
+        )
+    return ("train", "validation") if has_validation else ("train",)
+
+
+def declared_splits(
+    config: str, has_validation: bool, written: Sequence[SplitInfo]
+) -> list[SplitInfo]:
+    """The splits ``dataset_info.json`` lists: every split of ``split_names``, in its order, with
+    what was written or 0 examples, then any other written split by name.
+
+    TFDS's own writer never records an empty split, but a split the config defines must be
+    there for ``builder.info.splits[name].num_examples`` to answer 0 (tfds and seqio refuse
+    to *read* it: "Instruction [] corresponds to no data!").
+    """
+    by_name = {split.name: split for split in written}
+    names = split_names(config, has_validation)
+    out = [by_name.get(name) or SplitInfo(name, [], 0) for name in names]
+    out += [by_name[name] for name in sorted(set(by_name) - set(names))]
+    return out
+
+
 def features_for_version(version: str) -> tuple[str, ...]:
     """Returns the C4 feature names of a dataset version (1.0.0 has only text and url)."""
     return C4_FEATURES_V1 if version.startswith("1.") else C4_FEATURES
@@ -144,7 +179,7 @@ def dataset_info_json(
         config: the TFDS config name (``en``, ``en.noclean``, ``realnewslike``,
             ``multilingual``).
         version: the dataset version (``3.1.0``, ``2.2.0``, ``1.0.0``).
-        split_infos: every split written, in the order to list them.
+        split_infos: every split declared, in the order to list them (0 examples allowed).
         description: the dataset description.
         config_description: defaults to TFDS's description of ``config``.
         citation: the BibTeX citation.
@@ -169,16 +204,7 @@ def dataset_info_json(
         "location": {"urls": [HOMEPAGE]},
         "moduleName": MODULE_NAME,
         "name": DATASET_NAME,
-        "splits": [
-            {
-                "filepathTemplate": FILEPATH_TEMPLATE,
-                "name": split.name,
-                # protobuf's JSON mapping writes int64 as strings.
-                "numBytes": str(split.num_bytes),
-                "shardLengths": [str(n) for n in split.shard_lengths],
-            }
-            for split in split_infos
-        ],
+        "splits": [_split_json(split) for split in split_infos],
         "version": version,
     }
     if release_notes:
@@ -188,6 +214,17 @@ def dataset_info_json(
     if download_size:
         info["downloadSize"] = str(download_size)
     return info
+
+
+def _split_json(split: SplitInfo) -> dict[str, Any]:
+    """One ``SplitInfo`` as protobuf's JSON mapping writes it: int64 as strings, and a split with
+    no example (0 bytes, no shard) as its name and template only, as defaults are omitted."""
+    entry: dict[str, Any] = {"filepathTemplate": FILEPATH_TEMPLATE, "name": split.name}
+    if split.num_bytes:
+        entry["numBytes"] = str(split.num_bytes)
+    if split.shard_lengths:
+        entry["shardLengths"] = [str(n) for n in split.shard_lengths]
+    return entry
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:
@@ -220,7 +257,7 @@ def write_metadata(
         builder_dir: ``DIR/c4/<config>/<version>``; created if missing.
         config: the TFDS config name.
         version: the dataset version.
-        split_infos: every split written.
+        split_infos: every split declared.
         **info_kwargs: passed on to ``dataset_info_json``.
     """
     os.makedirs(builder_dir, exist_ok=True)

@@ -31,11 +31,24 @@ def _listing_text(data: bytes, name: str) -> str:
     return data.decode("utf-8")
 
 
+# Sizes the listings of bucket globs and prefixes gave, by path: the live display's totals
+# (pipeline.runners.display), at no extra request.
+_listed_sizes: dict[str, int] = {}
+
+
+def listed_size(path: str) -> int | None:
+    """The size of ``path`` if a match at launch listed it, else None."""
+    return _listed_sizes.get(path)
+
+
 def _match(pattern: str) -> list[str]:
     """Sorted paths matching ``pattern`` (none if nothing does)."""
     found: list[str] = []
     for result in FileSystems.match([pattern]):
-        found.extend(m.path for m in result.metadata_list)
+        for meta in result.metadata_list:
+            found.append(meta.path)
+            if meta.size_in_bytes is not None:
+                _listed_sizes[meta.path] = int(meta.size_in_bytes)
     return sorted(found)
 
 

@@ -5,6 +5,14 @@ four times with backoff (about 30 s) and probing the GCE metadata server, even w
 ``STORAGE_EMULATOR_HOST`` points the storage client at an emulator; only then does it connect
 anonymously. ``connect_anonymously_if_emulated`` skips that search when the variable is set, so
 a build against an emulator starts at once and talks to no other host.
+
+Private Beam APIs (docs/runners.md; ``pipeline.runners.PATCHED_BEAM_VERSION``):
+
+- ``apache_beam.internal.gcp.auth._Credentials``, Beam's per-process credentials cache:
+  ``apache_beam.internal.gcp.auth._Credentials._credentials`` set to ``None`` and
+  ``apache_beam.internal.gcp.auth._Credentials._credentials_init`` to ``True``, under its
+  ``_credentials_lock``, say "searched, none found", which ``GcsIO`` takes as anonymous
+  (tests/pipeline/io/test_gcs_build.py: the first access takes under 10 s, not ~30).
 """
 
 from __future__ import annotations

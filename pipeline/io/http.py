@@ -6,7 +6,11 @@ read-only stream of the file as stored (no content decoding, so gzip member offs
 of the file) that, when a request fails, waits (exponential backoff with jitter, or the
 server's ``Retry-After``) and resumes where it stopped with a ``Range`` request, so the reader
 above never sees the failure and never gets a byte twice. Past the retries, ``FetchError``
-carries a short reason for the dead-letter output.
+carries a short reason for the dead-letter output, and the file's size where it is known
+(``Content-Length``, else a ``HEAD``), so the dead letter says how many bytes were lost.
+
+A body that ends with no ``Content-Length`` to check it against is checked with a ``HEAD``: a
+download cut short there is resumed like any other, not taken for a shorter file.
 
 At most ``FetchPolicy.max_concurrent`` requests are open at once in a process, whatever the
 number of threads and DoFn instances in it: the slots are a process-wide semaphore. A stream
@@ -35,6 +39,8 @@ _RANGE_TOTAL = re.compile(r"bytes (\d+)-\d+/(\d+|\*)")
 _S3_CODE = re.compile(rb"<Code>([A-Za-z]+)</Code>")
 _ERROR_BODY_BYTES = 1024
 REASON_PREFIX = "download_failed"
+# A HEAD only asks for a size: it must not hold up a download that failed already.
+HEAD_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -72,12 +78,16 @@ class FetchPolicy:
 
 
 class FetchError(IOError):
-    """A download that failed for good; ``reason`` is what the dead letter records."""
+    """A download that failed for good; ``reason`` is what the dead letter records.
 
-    def __init__(self, reason: str, offset: int = 0) -> None:
+    ``offset``: bytes received before the failure; ``expected``: the file's size, if known.
+    """
+
+    def __init__(self, reason: str, offset: int = 0, expected: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.offset = offset
+        self.expected = expected
 
 
 class _Retryable(Exception):
@@ -164,6 +174,11 @@ class HttpStream(io.RawIOBase):
 
     def readable(self) -> bool:
         return True
+
+    @property
+    def size(self) -> int | None:
+        """The file's size as the server gave it (``Content-Length``), once known."""
+        return self._length
 
     def readinto(self, buffer: Any) -> int:
         data = self.read(len(buffer))
@@ -290,6 +305,10 @@ class HttpStream(io.RawIOBase):
         if data:
             return data
         self._drop_response()
+        if self._length is None:  # nothing to check the end against: ask the server
+            self._length = self._fetcher.head_length(self._url)
+            if self._length is not None and self._length < self.position:
+                self._length = None  # a HEAD that does not describe this body
         if self._length is not None and self.position < self._length:
             raise _Retryable(f"truncated body at byte {self.position} of {self._length}")
         self._finish()
@@ -311,7 +330,9 @@ class HttpStream(io.RawIOBase):
 
     def _give_up(self, what: str) -> None:
         self._finish()
-        raise FetchError(f"{REASON_PREFIX}: {what}", self.position)
+        if self._length is None:
+            self._length = self._fetcher.head_length(self._url)
+        raise FetchError(f"{REASON_PREFIX}: {what}", self.position, self._length)
 
 
 class HttpFetcher:
@@ -338,6 +359,22 @@ class HttpFetcher:
         return self._pool.request(
             "GET", url, headers=headers, preload_content=False, decode_content=False
         )
+
+    def head_length(self, url: str) -> int | None:
+        """``url``'s ``Content-Length`` by one ``HEAD`` (no retries), None when it gives none."""
+        try:
+            response = self._pool.request(
+                "HEAD",
+                url,
+                headers={"Accept-Encoding": "identity"},
+                timeout=urllib3.Timeout(connect=HEAD_TIMEOUT_S, read=HEAD_TIMEOUT_S),
+                retries=urllib3.Retry(total=None, connect=0, read=0, status=0, redirect=5),
+            )
+        except Urllib3Error:
+            return None
+        length = response.headers.get("Content-Length", "")
+        response.release_conn()
+        return int(length) if response.status == 200 and length.isdigit() else None
 
     def open(self, url: str) -> HttpStream:
         """A stream of ``url``'s bytes; the first request is made here.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import io
 import logging
+import re
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -23,6 +24,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from filters.spec import UsageError
 from pipeline.masking.mask_transform import SpanCorruptSplits, read_vocab_bytes
+from pipeline.masking.options import MaskOptions, add_mask_arguments, english_vocab_refusal
 from pipeline.masking.packing import MaskConfig, masked_config
 from pipeline.masking.vocab import DEFAULT_VOCAB_PATH, Vocabulary, train_vocab
 from pipeline.masking.write import PACKS_PER_SHARD, WriteMasked
@@ -103,6 +105,15 @@ def make_mask_job(vocab_source: str | None = None, **options: Any) -> MaskJob:
     return MaskJob(config, vocab, source)
 
 
+def mask_job(options: MaskOptions) -> MaskJob:
+    """``make_mask_job`` of the masking flags (``c4 mask``'s and ``c4 build --mask``'s).
+
+    Raises:
+        UsageError: one line naming the flag at fault.
+    """
+    return make_mask_job(options.vocab, **options.mask_config())
+
+
 # --- reading a built DIR ----------------------------------------------------------------------
 
 
@@ -115,6 +126,19 @@ def built_shards(input_dir: str) -> list[tuple[str, str]]:
         split = meta.path.rstrip("/").split("/")[-2]
         out.append((split, meta.path))
     return sorted(out)
+
+
+def built_config(input_dir: str, shards: Sequence[tuple[str, str]]) -> str:
+    """The config a DIR was built with: ``stats.json``'s, else ``multilingual`` if its splits
+    are languages (en, ru-validation, ...) rather than train and validation."""
+    import json
+
+    try:
+        with FileSystems.open(join(input_dir, "stats.json")) as handle:
+            return str(json.loads(handle.read())["config"])
+    except Exception:  # no stats.json (a DIR from elsewhere): judge by the split names
+        splits = {split for split, _ in shards}
+        return "en" if splits <= {"train", "validation"} else "multilingual"
 
 
 def read_shard(split_path: tuple[str, str]) -> Iterator[tuple[str, str, str]]:
@@ -216,19 +240,10 @@ def mask_parser() -> argparse.ArgumentParser:
     """``c4 mask DIR ...``: INTERFACE.md's flags plus ``--runner``; the rest goes to Beam."""
     from pipeline.command import OneLineParser
 
-    defaults = MaskConfig()
     parser = OneLineParser(prog="c4 mask", allow_abbrev=False)
     parser.add_argument("dir", metavar="DIR", help="a built DIR (c4 build --output)")
     parser.add_argument("--output", default=None, help="MDIR (default: DIR/masked)")
-    parser.add_argument("--vocab", default=None, help="SentencePiece model, local or gs://")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--epoch", type=int, default=defaults.epoch)
-    parser.add_argument("--inputs_length", type=int, default=defaults.inputs_length)
-    parser.add_argument("--targets_length", type=int, default=defaults.targets_length)
-    parser.add_argument("--noise_density", type=float, default=defaults.noise_density)
-    parser.add_argument(
-        "--mean_noise_span_length", type=float, default=defaults.mean_noise_span_length
-    )
+    add_mask_arguments(parser)  # the same flags as c4 build --mask
     parser.add_argument("--runner", default="DirectRunner", help="any Beam runner; DaskRunner too")
     return parser
 
@@ -243,32 +258,38 @@ def _run_graph(build: Any, runner: Any, options: Any) -> None:
 
 def run_mask(argv: Sequence[str]) -> int:
     """``c4 mask``: parse, validate, run; prints what was written."""
+    from pipeline.command import interrupt_exits
+
+    with interrupt_exits("c4 mask"):
+        return _mask(argv)
+
+
+def _mask(argv: Sequence[str]) -> int:
+    from pipeline.command import parse_command_line
+    from pipeline.io.writable import check_writable
     from pipeline.options import run_options
     from pipeline.runners.select import make_runner
 
-    try:
-        args, beam_args = mask_parser().parse_known_args(list(argv))
-    except SystemExit as exc:
-        return int(exc.code or 0)
+    parsed = parse_command_line(mask_parser(), argv)
+    if isinstance(parsed, int):
+        return parsed
+    args, beam_args = parsed
     try:
         shards = built_shards(args.dir)
         if not shards:
             raise UsageError(f"DIR: no built documents in {join(args.dir, 'parquet')}/")
-        job = make_mask_job(
-            args.vocab,
-            inputs_length=args.inputs_length,
-            targets_length=args.targets_length,
-            noise_density=args.noise_density,
-            mean_noise_span_length=args.mean_noise_span_length,
-            seed=args.seed,
-            epoch=args.epoch,
-        )
+        mask_options = MaskOptions.from_args(args)
+        refusal = english_vocab_refusal(built_config(args.dir, shards), mask_options)
+        if refusal:
+            raise UsageError(refusal)
+        job = mask_job(mask_options)
         runner = make_runner(args.runner)
         options = run_options(beam_args)
+        masked_dir = args.output or join(args.dir, "masked")
+        check_writable(masked_dir)
     except UsageError as exc:
         print(f"c4 mask: {exc}", file=sys.stderr)
         return 2
-    masked_dir = args.output or join(args.dir, "masked")
     started = time.monotonic()
     try:
         _run_graph(
@@ -304,20 +325,53 @@ def vocab_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(
         dest="action", metavar="train", required=True, parser_class=OneLineParser
     )
-    train = sub.add_parser("train", prog="c4 vocab train", allow_abbrev=False)
-    train.add_argument("dir", metavar="DIR", help="a built DIR; its train split is read")
+    train = sub.add_parser(
+        "train",
+        prog="c4 vocab train",
+        allow_abbrev=False,
+        description="Train a unigram SentencePiece model on a built DIR, deterministically, "
+        "as the shipped one was (pad 0, eos 1, unk 2, no BOS, nmt_nfkc, full character "
+        "coverage); masking appends T5's 100 extra ids to it.",
+    )
+    train.add_argument("dir", metavar="DIR", help="a built DIR (c4 build --output)")
     train.add_argument("--output", required=True, help="the .model file to write")
-    train.add_argument("--vocab_size", type=int, default=DEFAULT_VOCAB_SIZE)
-    train.add_argument("--split", default="train")
-    train.add_argument("--max_documents", type=int, default=None, help="the first N documents")
+    train.add_argument(
+        "--vocab_size",
+        type=int,
+        default=DEFAULT_VOCAB_SIZE,
+        help="pieces, before the 100 extra ids (default %(default)s, T5's; a small build "
+        "supports fewer: the command says how many)",
+    )
+    train.add_argument("--split", default="train", help="the split read (default %(default)s)")
+    train.add_argument(
+        "--max_documents", type=int, default=None, help="read the first N documents (default: all)"
+    )
     return parser
 
 
-def _limited(texts: Iterable[str], limit: int | None) -> Iterator[str]:
+def _limited(texts: Iterable[str], limit: int | None, seen: list[int]) -> Iterator[str]:
+    """The first ``limit`` texts (all if None), counting them in ``seen[0]``."""
     for i, text in enumerate(texts):
         if limit is not None and i >= limit:
             return
+        seen[0] = i + 1
         yield text
+
+
+# SentencePiece's refusal of a vocabulary the corpus cannot fill (trainer_interface.cc).
+_TOO_HIGH = re.compile(r"Vocabulary size too high \((\d+)\)\. Please set it to a value <= (\d+)")
+
+
+def too_small_advice(message: str, vocab_size: int, documents: int, split: str) -> str | None:
+    """One line of advice when SentencePiece found the corpus too small for ``vocab_size``."""
+    found = _TOO_HIGH.search(message)
+    if not found:
+        return None
+    most = int(found.group(2))
+    return (
+        f"--vocab_size: {documents:,} {split} document(s) support at most {most:,} pieces, not "
+        f"{vocab_size:,}: pass --vocab_size {most} or less, or train on a bigger build"
+    )
 
 
 def run_vocab(argv: Sequence[str]) -> int:
@@ -327,7 +381,10 @@ def run_vocab(argv: Sequence[str]) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     if args.vocab_size < 8:
-        print(f"c4 vocab train: --vocab_size: must be at least 8, got {args.vocab_size}")
+        print(
+            f"c4 vocab train: --vocab_size: must be at least 8, got {args.vocab_size}",
+            file=sys.stderr,
+        )
         return 2
     if args.max_documents is not None and args.max_documents < 1:
         print("c4 vocab train: --max_documents: must be positive", file=sys.stderr)
@@ -338,10 +395,23 @@ def run_vocab(argv: Sequence[str]) -> int:
             file=sys.stderr,
         )
         return 2
+    documents = (
+        "all documents" if args.max_documents is None else f"the first {args.max_documents:,}"
+    )
+    print(
+        f"c4 vocab train: a unigram model of {args.vocab_size:,} pieces (--vocab_size), "
+        f"trained on {documents} (--max_documents) of the {args.split} split (--split) of "
+        f"{args.dir} -> {args.output}"
+    )
+    seen = [0]
     try:
-        texts = _limited(iter_texts(args.dir, args.split), args.max_documents)
+        texts = _limited(iter_texts(args.dir, args.split), args.max_documents, seen)
         digest = train_vocab(texts, args.vocab_size, args.output)
     except Exception as exc:
+        advice = too_small_advice(str(exc), args.vocab_size, seen[0], args.split)
+        if advice:
+            print(f"c4 vocab train: {advice}", file=sys.stderr)
+            return 2
         print(f"c4 vocab train: failed: {exc}".splitlines()[0], file=sys.stderr)
         return 1
     print(f"{args.output}: {args.vocab_size} pieces (+100 extra ids), sha256 {digest}")

@@ -11,6 +11,19 @@ buffers' own ``partition``, as Beam's does into one); one thread per worker send
 as a bundle of its own (a ``BundleManager`` that sees only that worker, ``_OneWorker``) until none
 is left. Which worker runs which part changes from run to run; nothing a stage writes depends on
 it, as nothing depended on which of Beam's parts a worker got (the determinism tests).
+
+Private Beam APIs (docs/runners.md; ``pipeline.runners.PATCHED_BEAM_VERSION``):
+
+- ``apache_beam.runners.portability.fn_api_runner.fn_runner.ParallelBundleManager``,
+  subclassed: its ``process_bundle`` overridden, with its ``_num_workers``,
+  ``_progress_frequency``, ``_cache_token_generator`` and ``bundle_context_manager`` (whose
+  ``worker_handlers`` ``_OneWorker`` narrows to one);
+- ``apache_beam.runners.portability.fn_api_runner.fn_runner.BundleManager``: runs each part on
+  its one worker;
+- ``apache_beam.metrics.monitoring_infos.consolidate`` and
+  ``apache_beam.portability.api.beam_fn_api_pb2`` (``InstructionResponse``): the parts' results
+  merged as ``ParallelBundleManager`` merges its own;
+- ``apache_beam.utils.thread_pool_executor.shared_unbounded_instance``: the runner's threads.
 """
 
 from __future__ import annotations

@@ -21,7 +21,29 @@ What the stock runner (``apache_beam.runners.dask``) gets wrong, and what this o
    as pipeline data (``pipeline/transforms/common.py``), not as metrics.
 
 Nothing here changes Beam semantics: a pipeline that is correct on the DirectRunner gives the
-same elements here.
+same elements here. tests/pipeline/runners/test_dask.py checks each fix, and that the stock
+runner still has each defect (when an upgrade fixes one, that test says so).
+
+Private Beam APIs (docs/runners.md; ``pipeline.runners.PATCHED_BEAM_VERSION``):
+
+- ``apache_beam.runners.dask.dask_runner.DaskRunner``, subclassed (``run_pipeline`` replaced),
+  with ``apache_beam.runners.dask.dask_runner.DaskOptions._extract_bag_kwargs`` for the bag
+  options, and ``apache_beam.runners.dask.dask_runner.DaskRunnerResult``, subclassed
+  (``metrics``, and ``wait_until_finish`` reading its ``_state``);
+- ``apache_beam.runners.dask.transform_evaluator``: the stock translations we keep
+  (``TRANSLATIONS``, ``NoOp``, ``Flatten``, ``OneReceiver``, ``DaskBagWindowedIterator``,
+  ``get_windowed_value``, ``defenestrate``);
+- ``apache_beam.runners.dask.overrides.dask_overrides``: the stock transform overrides;
+- ``apache_beam.pipeline.PipelineVisitor``, ``apache_beam.pipeline.AppliedPTransform`` and
+  ``apache_beam.pipeline.PTransformOverride``: walking and rewriting the graph, as runners do;
+- ``apache_beam.runners.common.DoFnInvoker``, ``apache_beam.runners.common.DoFnSignature``,
+  ``apache_beam.runners.common.DoFnContext`` and ``apache_beam.runners.common._OutputHandler``:
+  running a DoFn's bundle ourselves, with receivers of its own;
+- ``apache_beam.transforms.sideinputs.SideInputMap``, built from a side input's
+  ``apache_beam.pvalue.AsSideInput._view_options`` and ``_window_mapping_fn``;
+- ``apache_beam.internal.pickler``: a DoFn copied per thread as Beam copies it;
+- ``CombineFn.maybe_from_callable`` and ``PCollection.from_``: how Beam's own ``CombinePerKey``
+  and primitives make their function and output.
 """
 
 from __future__ import annotations
@@ -34,7 +56,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import apache_beam as beam
-from apache_beam import pvalue
+from apache_beam import CombineFn, pvalue
 from apache_beam.internal import pickler
 from apache_beam.metrics.metric import MetricResults
 from apache_beam.pipeline import AppliedPTransform, PipelineVisitor, PTransformOverride
@@ -42,8 +64,9 @@ from apache_beam.runners.common import DoFnContext, DoFnInvoker, DoFnSignature, 
 from apache_beam.runners.dask import transform_evaluator as te
 from apache_beam.runners.dask.dask_runner import DaskOptions, DaskRunner, DaskRunnerResult
 from apache_beam.runners.dask.overrides import dask_overrides
-from apache_beam.transforms.core import CombineFn
 from apache_beam.transforms.sideinputs import SideInputMap
+
+from pipeline.runners import progress, warn_if_beam_differs
 
 _LOG = logging.getLogger(__name__)
 _EMPTY = object()
@@ -153,7 +176,20 @@ def _run_bundle(
     side_inputs: Any,
     tagged: bool,
 ) -> list[Any]:
-    """One dask partition as one Beam bundle, with receivers of its own."""
+    """One dask partition as one Beam bundle, with receivers of its own; while it runs, the
+    worker reports ``label`` as running (``pipeline.runners.progress``)."""
+    with progress.running(label):
+        return _bundle(items, transform, label, window_fn, side_inputs, tagged)
+
+
+def _bundle(
+    items: Iterable[Any],
+    transform: beam.ParDo,
+    label: str,
+    window_fn: Any,
+    side_inputs: Any,
+    tagged: bool,
+) -> list[Any]:
     args, kwargs = transform.raw_side_inputs
     fn, fresh = _thread_copy(transform.fn)
     receivers = te.OneReceiver()
@@ -280,6 +316,7 @@ class C4DaskRunner(DaskRunner):
         import dask
         import dask.distributed as ddist
 
+        warn_if_beam_differs()
         dask_options = options.view_as(DaskOptions).get_all_options(
             drop_default=True, current_only=True
         )

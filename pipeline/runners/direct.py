@@ -8,13 +8,10 @@ test and determinism check of ours is on the FnApiRunner; this runner always use
 provision info (pipeline options for the workers) the switching runner gives it.
 
 With ``--direct_running_mode multi_processing``, the SDK workers are forked from the ``c4``
-process when it runs no other Python thread (``pipeline.runners.forked_workers``: no second import
-of
-Beam and our modules); otherwise each starts through ``pipeline.runners.sdk_worker``: Beam's own
-worker
-main, after the same lean Beam import as the ``c4`` process (``pipeline.runners.startup``),
-declining
-what that process declined.
+process when it runs no other Python thread (``pipeline.runners.forked_workers``: no second
+import of Beam and our modules); otherwise each starts through ``pipeline.runners.sdk_worker``:
+Beam's own worker main, after the same lean Beam import as the ``c4`` process
+(``pipeline.runners.startup``), declining what that process declined.
 
 Three changes in how the runner moves data, never in what a stage computes: a ``Flatten`` whose
 only consumer is a ``GroupByKey`` (every ``CoGroupByKey``) writes straight into the group instead
@@ -22,6 +19,26 @@ of being materialized first (``pipeline.runners.flatten_sink``); a grouped input
 chunks, streamed to a worker process while it runs (``pipeline.runners.streamed_inputs``); and with
 several workers a stage's input is cut into more parts than workers, each worker taking the next
 part when done (``pipeline.runners.balanced_bundles``).
+
+Private Beam APIs (docs/runners.md; ``pipeline.runners.PATCHED_BEAM_VERSION``):
+
+- ``apache_beam.runners.portability.fn_api_runner.fn_runner.FnApiRunner``, subclassed: ours
+  overrides its ``create_stages`` (one planning phase more), ``_get_bundle_manager`` (balanced
+  bundles), ``_run_bundle`` (chunked grouped inputs) and ``run_via_runner_api`` (forked
+  workers), and reads its ``_use_state_iterables``, ``_is_drain``, ``_progress_frequency`` and
+  ``_num_workers``; ``FnApiRunner.get_cache_token_generator`` for our bundle manager;
+- ``apache_beam.runners.portability.fn_api_runner.fn_runner.ParallelBundleManager``: what
+  ``_get_bundle_manager`` gives for several workers, swapped for ours;
+- ``apache_beam.runners.portability.fn_api_runner.fn_runner.ExtendedProvisionInfo`` and
+  ``apache_beam.runners.portability.portable_runner.JobServiceHandle.encode_pipeline_options``:
+  the workers' pipeline options, handed over as ``SwitchingDirectRunner`` does;
+- ``apache_beam.runners.portability.fn_api_runner.translations``: ``create_and_optimize_stages``,
+  ``Stage``, ``TransformContext`` and the phases ``FnApiRunner.create_stages`` runs
+  (``BEAM_PHASES``, which tests/pipeline/runners/test_flatten_sink.py keeps equal to Beam's);
+- ``apache_beam.portability.api.beam_runner_api_pb2``,
+  ``apache_beam.portability.api.beam_provision_api_pb2``, ``apache_beam.portability.common_urns``
+  and ``apache_beam.portability.python_urns.SUBPROCESS_SDK``: the runner API's protos and URNs
+  (a subprocess worker's environment is rewritten to ``forked_workers.FORKED_SDK_URN``).
 """
 
 from __future__ import annotations
@@ -41,8 +58,10 @@ from pipeline.runners import (
     balanced_bundles,
     flatten_sink,
     forked_workers,
+    progress,
     startup,
     streamed_inputs,
+    warn_if_beam_differs,
 )
 
 _LOG = logging.getLogger(__name__)
@@ -76,16 +95,15 @@ def worker_command() -> str:
 class _FnApiRunner(fn_runner.FnApiRunner):
     """FnApiRunner whose subprocess workers start through ``worker_command()``, whose
     ``Flatten``s into a ``GroupByKey`` write straight into the group
-    (``pipeline.runners.flatten_sink``),
-    whose grouped inputs go out in chunks (``pipeline.runners.streamed_inputs``) and whose workers
-    take
-    a stage's parts as they finish (``pipeline.runners.balanced_bundles``)."""
+    (``pipeline.runners.flatten_sink``), whose grouped inputs go out in chunks
+    (``pipeline.runners.streamed_inputs``) and whose workers take a stage's parts as they finish
+    (``pipeline.runners.balanced_bundles``)."""
 
     def create_stages(
         self, pipeline_proto: beam_runner_api_pb2.Pipeline
     ) -> tuple[translations.TransformContext, list[translations.Stage]]:
         # Beam's own FnApiRunner.create_stages, with one phase more.
-        return translations.create_and_optimize_stages(
+        context, stages = translations.create_and_optimize_stages(
             copy.deepcopy(pipeline_proto),
             phases=flatten_sink.phases(list(BEAM_PHASES)),
             known_runner_urns=frozenset(
@@ -94,6 +112,8 @@ class _FnApiRunner(fn_runner.FnApiRunner):
             use_state_iterables=self._use_state_iterables,
             is_drain=self._is_drain,
         )
+        progress.note_stages(len(stages))  # for the live display (pipeline.runners.display)
+        return context, stages
 
     def _get_bundle_manager(self, bundle_context_manager: Any) -> Any:
         manager = super()._get_bundle_manager(bundle_context_manager)
@@ -114,6 +134,7 @@ class _FnApiRunner(fn_runner.FnApiRunner):
         expected_timer_output: Any,
         bundle_manager: Any,
     ) -> Any:
+        progress.note_stage(bundle_context_manager.stage.name)
         streamed_inputs.chunk_grouped_inputs(bundle_input.data.values())
         return super()._run_bundle(
             runner_execution_context,
@@ -147,6 +168,7 @@ class C4DirectRunner(PipelineRunner):
     """Beam's DirectRunner for batch pipelines, on the FnApiRunner only (module docstring)."""
 
     def run_pipeline(self, pipeline: Any, options: PipelineOptions) -> PipelineResult:
+        warn_if_beam_differs()
         # As SwitchingDirectRunner does: the workers read the pipeline options from here.
         from apache_beam.runners.portability.portable_runner import JobServiceHandle
 

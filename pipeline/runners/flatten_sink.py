@@ -16,6 +16,18 @@ phase does) writes to the ``GroupByKey``'s grouping buffer, and the ``Flatten`` 
 group write disappear. The group then holds the same elements, arriving in another order; no
 DoFn of ours depends on the order within a group (the determinism tests compare runs across
 worker counts and runners byte for byte).
+
+Private Beam APIs (docs/runners.md; ``pipeline.runners.PATCHED_BEAM_VERSION``):
+
+- ``apache_beam.runners.portability.fn_api_runner.translations``: a phase is a function of
+  ``Stage``s and a ``TransformContext`` (its ``add_data_channel_coder``), placed after
+  ``translations.expand_gbk`` and before ``translations.sink_flattens``; the rewrite uses
+  ``translations.fix_flatten_coders`` and the stages ``expand_gbk`` makes: a group write is a
+  one-transform stage whose payload starts with ``group:``;
+- ``apache_beam.runners.worker.bundle_processor.DATA_OUTPUT_URN``: the URN of those writes;
+- ``apache_beam.portability.common_urns`` (``FLATTEN``) and
+  ``apache_beam.portability.api.beam_runner_api_pb2`` (``PTransform``, ``FunctionSpec``): the
+  runner API's URNs and protos.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 multi_processing``.
 
 Beam starts each SDK worker of the multi-process FnApiRunner as a new Python process
-(``pipeline.runners.sdk_worker``), which imports Beam and our modules again before its first bundle:
-~1.1 CPU-s per worker, while no stage can run, the largest serial step of a two-worker build
+(``pipeline.runners.sdk_worker``), which imports Beam and our modules again before its first
+bundle: ~1.1 CPU-s per worker, while no stage can run, the largest serial step of a two-worker build
 (docs/benchmarks.md, "Two workers"). By the time the runner starts, the ``c4`` process has all of
 that imported, so ``C4DirectRunner`` forks its workers from it instead (``fork_workers``), before
 the runner opens any gRPC server or thread: a forked child starts with Beam, the filters and
@@ -16,6 +16,23 @@ than one Python thread (a test runner's, for instance) gets no forked workers: i
 as new processes, as before, through the same handler (``can_fork`` says why the native threads
 of libraries do not count). A worker forked but not used (the runner asked for fewer) sees its
 pipe close and exits.
+
+Private Beam APIs (docs/runners.md; ``pipeline.runners.PATCHED_BEAM_VERSION``):
+
+- ``apache_beam.runners.portability.fn_api_runner.worker_handlers.WorkerHandler``: its
+  ``register_environment`` makes ``ForkedSdkWorkerHandler`` the handler of ``FORKED_SDK_URN``;
+- ``apache_beam.runners.portability.fn_api_runner.worker_handlers.SubprocessSdkWorkerHandler``,
+  subclassed: its ``start_worker`` overridden, its ``data_conn`` wrapped
+  (``StreamingDataChannel``), its ``worker_thread``, ``control_address``, ``provision_info`` and
+  ``worker_id`` used;
+- ``apache_beam.runners.worker.sdk_worker_main.main``: the forked child runs it, reading the
+  environment variables ``apache_beam.runners.portability.local_job_service.SubprocessSdkWorker``
+  sets for a new process (``worker_environment``);
+- ``apache_beam.runners.portability.local_job_service.BeamFnLoggingServicer`` and
+  ``apache_beam.utils.thread_pool_executor.shared_unbounded_instance``: the worker's logging
+  server, as ``SubprocessSdkWorker.run`` starts it;
+- ``apache_beam.portability.api.beam_fn_api_pb2_grpc`` and
+  ``apache_beam.portability.api.endpoints_pb2``: the Fn API's gRPC service and endpoint protos.
 """
 
 from __future__ import annotations

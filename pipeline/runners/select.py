@@ -1,4 +1,11 @@
-"""``--runner NAME`` -> a runner instance: ours for the DirectRunner and DaskRunner, else Beam's."""
+"""``--runner NAME`` -> a runner instance: ours for the DirectRunner and DaskRunner, else Beam's.
+
+Private Beam APIs (docs/runners.md; ``pipeline.runners.PATCHED_BEAM_VERSION``):
+
+- ``apache_beam.runners.runner.create_runner`` (marked "for internal use only"): any other name
+  becomes a runner as ``beam.Pipeline(runner=NAME)`` would make it, so that an unknown name is a
+  usage error before any work instead of a traceback.
+"""
 
 from __future__ import annotations
 

@@ -29,6 +29,17 @@ timer parameters the DoFn declares, each time by ``inspect.signature`` on every 
 per DoFn instance (``_remember_dofn_specs``).
 
 A process that had already imported Beam (a test run) is left as it is.
+
+Private Beam APIs (docs/runners.md; ``pipeline.runners.PATCHED_BEAM_VERSION``):
+
+- ``apache_beam.io.gcp.bigquery`` and ``apache_beam.io.gcp.gcsfilesystem``, declined by name
+  while Beam is imported: this relies on Beam importing them (and pymongo, bson, pandas, the
+  Dataflow client) inside ``try``/``except ImportError``;
+- ``apache_beam.io.mongodbio``: its logger, quieted while Beam is imported without bson;
+- ``apache_beam.io.gcp.gcsfilesystem``, imported to register ``gs://`` after all: Beam finds its
+  filesystems among the subclasses of ``FileSystem``;
+- ``apache_beam.transforms.userstate.get_dofn_specs``, replaced by a cached wrapper: Beam's
+  ``userstate.is_stateful_dofn`` and the rest call it through the module.
 """
 
 from __future__ import annotations

@@ -20,8 +20,25 @@ same order, so outputs are byte-identical):
   Should a send fail, the bundle fails: ``input_elements`` raises.
 
 Only workers in their own process get the channel (``pipeline.runners.forked_workers``); an
-in-process
-worker runs its bundle inside the runner's request, so it must have all of its input first.
+in-process worker runs its bundle inside the runner's request, so it must have all of its input
+first.
+
+Private Beam APIs (docs/runners.md; ``pipeline.runners.PATCHED_BEAM_VERSION``):
+
+- ``apache_beam.runners.portability.fn_api_runner.execution.GroupingBuffer``, subclassed: its
+  ``partition`` overridden with its ``_grouped_output``, ``_windowing``, ``_post_grouped_coder``,
+  ``_key_coder`` and ``_table``; the runner's instances (made in
+  ``apache_beam.runners.portability.fn_api_runner.execution.BundleContextManager.get_buffer``)
+  get our class by ``__class__`` assignment;
+- ``apache_beam.coders.coder_impl.create_OutputStream``: the stream Beam's partition encodes
+  into;
+- ``apache_beam.utils.windowed_value.PaneInfo`` and
+  ``apache_beam.utils.windowed_value.PaneInfoTiming``: the on-time pane Beam's partition wraps
+  each group in;
+- ``apache_beam.runners.worker.data_plane.DataChannel``'s ``output_stream``,
+  ``input_elements`` and ``close``, which ``StreamingDataChannel`` wraps: it relies on
+  ``apache_beam.runners.portability.fn_api_runner.fn_runner.BundleManager.process_bundle``
+  writing a bundle's inputs through ``output_stream`` before it sends the bundle's request.
 """
 
 from __future__ import annotations

@@ -3,12 +3,18 @@
 Files are opened through Beam's ``FileSystems`` (local paths, ``gs://``), ``https://`` ones
 through ``pipeline.io.http`` (streamed, retried, resumed), and parsed by ``filters.wet.iter_wet``,
 which never raises on broken input: it yields ``Page``, ``Dropped`` and ``DeadLetter`` items,
-each one WET record (``input/records``).
+each one WET record (``input/records``). Bytes of the input a dead letter could not count in
+records (a damaged stretch, the rest of a failed download) are counted in ``input/lost_bytes``.
+
+Remote files (``https://``, ``gs://``) are downloaded ahead, in parallel, at most
+``--max_concurrent_downloads`` at once, and read in the order their downloads end
+(``pipeline.io.prefetch``): a slow file does not hold up the others. Local files are read at once.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import Counter
@@ -18,6 +24,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms.window import GlobalWindows
 
 from filters.lineage import Request
 from filters.records import DeadLetter, Dropped, Page
@@ -26,12 +33,16 @@ from filters.wet import STAGE, iter_wet, missing_field_counters
 from pipeline.config import InputFile
 from pipeline.io.gcs import connect_anonymously_if_emulated
 from pipeline.io.http import FetchError, FetchPolicy, HttpFetcher, HttpStream
-from pipeline.io.urls import is_http
+from pipeline.io.prefetch import DownloadStream, Prefetcher
+from pipeline.io.urls import is_http, is_remote
+from pipeline.runners import progress
 from pipeline.transforms.common import CountingDoFn
 
 _LOG = logging.getLogger(__name__)
 INPUT_RECORDS = "input/records"
 INPUT_BYTES = "input/bytes"
+# Bytes of the input, as stored, that dead letters stand for and no record count covers.
+INPUT_LOST_BYTES = "input/lost_bytes"
 # An https:// input that could not be downloaded (past the retries): dead_letter/download.jsonl.
 DOWNLOAD_STAGE = "download"
 # Pages of a blocklisted URL or domain (``c4 build --blocklist_urls/--blocklist_domains``).
@@ -41,7 +52,8 @@ PROGRESS_EVERY_S = 2.0
 
 
 class _Progress:
-    """Files and records read by this process, logged at most every ``PROGRESS_EVERY_S``."""
+    """Files and records read by this process, logged at most every ``PROGRESS_EVERY_S`` when no
+    ``c4`` process watches the run (``pipeline.runners.progress``: on Dataflow, say)."""
 
     lock = threading.Lock()
     files = 0
@@ -74,6 +86,32 @@ class _Progress:
         )
 
 
+def _position(stream: Any) -> int:
+    """How many compressed bytes of a file were read (0 where the stream cannot say)."""
+    try:
+        return int(stream.tell())
+    except Exception:
+        return 0
+
+
+def _download_dead_letter(
+    source_file: str, failure: FetchError, counts: Counter[str]
+) -> DeadLetter:
+    """The dead letter of a download that failed for good after ``failure.offset`` bytes; where
+    the file's size is known, the bytes not received are lost (``input/lost_bytes``)."""
+    received = failure.offset
+    if failure.expected is None:
+        detail, lost = f"{received} bytes received; the file's size is unknown", 0
+    else:
+        lost = max(0, failure.expected - received)
+        detail = (
+            f"bytes {received}-{failure.expected} of the file ({lost} bytes) not received; "
+            f"its size, {failure.expected} bytes, from the server"
+        )
+    counts[INPUT_LOST_BYTES] += lost
+    return DeadLetter(DOWNLOAD_STAGE, source_file, received, failure.reason, "", detail, lost)
+
+
 def _until_failure(
     reader: Iterator[Page | Dropped | DeadLetter], failures: list[FetchError]
 ) -> Iterator[Page | Dropped | DeadLetter]:
@@ -95,12 +133,52 @@ class _ReadWetFn(CountingDoFn):
         self._blocklist = blocklist if blocklist and not blocklist.empty else None
         self._fetch = fetch or FetchPolicy()
         self._fetcher: HttpFetcher | None = None
+        self._downloads: Prefetcher | None = None
+        self._fetching: dict[str, tuple[str, int, str]] = {}  # prefetched items by file_index
 
     def setup(self) -> None:
         connect_anonymously_if_emulated()
         self._fetcher = HttpFetcher(self._fetch)
 
-    def _open(self, path: str) -> Any:
+    def start_bundle(self) -> None:
+        super().start_bundle()
+        self._abandon_downloads()  # a failed bundle's, if any
+        self._downloads = Prefetcher(self._open_source, self._fetch.max_concurrent)
+
+    def teardown(self) -> None:
+        self._abandon_downloads()
+
+    def _abandon_downloads(self) -> None:
+        if self._downloads is not None:
+            self._downloads.close()
+        self._downloads = None
+        self._fetching = {}
+
+    def process(self, item: tuple[str, int, str]) -> Iterator[Page | DeadLetter]:
+        """A local file is read now; a remote one starts downloading, and the files whose
+        downloads have ended are read (the module docstring)."""
+        if not is_remote(item[0]):
+            yield from self._read_file(item)
+            return
+        if self._downloads is None:  # a runner that skipped start_bundle()
+            self._downloads = Prefetcher(self._open_source, self._fetch.max_concurrent)
+        downloads = self._downloads
+        while downloads.full():
+            yield from self._read_file(self._fetching.pop(str(downloads.next())))
+        key = str(item[1])
+        self._fetching[key] = item
+        downloads.start(key, item[0])
+        while (ready := downloads.ready()) is not None:
+            yield from self._read_file(self._fetching.pop(ready))
+
+    def _open(self, path: str, file_index: int) -> Any:
+        """The file's prefetched download if there is one, else the source itself."""
+        key = str(file_index)
+        if self._downloads is not None and key in self._downloads:
+            return self._downloads.take(key)  # raises the source's failure to open
+        return self._open_source(path)
+
+    def _open_source(self, path: str) -> Any:
         """``https://`` through our fetcher (retries, resume), anything else through Beam."""
         if is_http(path):
             if self._fetcher is None:  # a runner that skipped setup()
@@ -108,23 +186,28 @@ class _ReadWetFn(CountingDoFn):
             return self._fetcher.open(path)
         return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
 
-    def process(self, item: tuple[str, int, str]) -> Iterator[Page | DeadLetter]:
+    def _read_file(self, item: tuple[str, int, str]) -> Iterator[Page | DeadLetter]:
         path, file_index, source_file = item
         counts: Counter[str] = Counter({f"{STAGE}/wet-file": 1})
         n = 0
+        key = str(file_index)
         _Progress.begin()
         try:
-            stream = self._open(path)
+            stream = self._open(path, file_index)
         except FetchError as exc:
             counts[INPUT_RECORDS] += 1
             counts[f"{DOWNLOAD_STAGE}/failed"] += 1
             self.count(counts)
-            yield DeadLetter(DOWNLOAD_STAGE, source_file, exc.offset, exc.reason)
+            progress.file_done(key, 1, 0)
+            yield _download_dead_letter(source_file, exc, counts)
             return
         except Exception as exc:
             counts[INPUT_RECORDS] += 1
             self.count(counts)
+            progress.file_done(key, 1, 0)
             reason = f"unreadable: {type(exc).__name__}: {exc}"[:200]
+            if not is_remote(path) and os.path.islink(path) and not os.path.exists(path):
+                reason = "unreadable: dangling symlink"  # listed, but its target is gone
             yield DeadLetter(STAGE, source_file, 0, reason)
             return
         failures: list[FetchError] = []
@@ -132,9 +215,13 @@ class _ReadWetFn(CountingDoFn):
             reader = iter_wet(stream, source_file, self._rules, file_index)
             for record in _until_failure(reader, failures):
                 n += 1
+                if n % progress.POSITION_EVERY_RECORDS == 0:
+                    progress.file_position(key, _position(stream))
                 if isinstance(record, Page) and self._blocked(record):
                     # Before URL dedup: the build is as if the page had never been crawled.
                     counts[BLOCKLISTED] += 1
+                    if self.tallying:
+                        self.tallies.add_drop({BLOCKLISTED: 1}, record.url)
                 elif isinstance(record, Page):
                     counts[f"{STAGE}/passed"] += 1
                     if self._rules.version == "2.2.0":
@@ -142,19 +229,32 @@ class _ReadWetFn(CountingDoFn):
                     yield record
                 elif isinstance(record, Dropped):
                     counts[f"{record.stage}/{record.reason}"] += 1
+                    if self.tallying:
+                        self.tallies.add_drop({f"{record.stage}/{record.reason}": 1}, record.url)
                 else:
+                    counts[INPUT_LOST_BYTES] += record.lost_bytes
                     yield record
             counts[INPUT_BYTES] += int(getattr(reader, "bytes_read", 0))
-        if isinstance(stream, HttpStream):
+            size = _position(stream)
+        if isinstance(stream, HttpStream | DownloadStream):
             counts[f"{DOWNLOAD_STAGE}/retries"] += stream.retries
         for failure in failures:
             # The pages before the break are kept; the rest of the file is one dead letter.
             n += 1
             counts[f"{DOWNLOAD_STAGE}/failed"] += 1
-            yield DeadLetter(DOWNLOAD_STAGE, source_file, failure.offset, failure.reason)
+            yield _download_dead_letter(source_file, failure, counts)
         counts[INPUT_RECORDS] += n
-        _Progress.done(source_file, n)
+        if not progress.file_done(key, n, size):
+            _Progress.done(source_file, n)
         self.count(counts)
+
+    def finish_bundle(self) -> Iterator[Any]:
+        downloads = self._downloads
+        while downloads is not None and (key := downloads.next()) is not None:
+            for out in self._read_file(self._fetching.pop(key)):
+                yield GlobalWindows.windowed_value(out)
+        progress.flush()  # the bundle's last files, before the runner moves on
+        yield from super().finish_bundle()
 
     def _blocked(self, page: Page) -> bool:
         return self._blocklist is not None and bool(self._blocklist.reason("", page.url))

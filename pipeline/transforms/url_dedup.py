@@ -69,16 +69,21 @@ class _SettleFn(CountingDoFn):
 
     def process(self, item: tuple[str, Accumulator]) -> Iterator[Any]:
         _, packed, copies = item[1]
-        self.count(dedup.url_dedup_counters(copies))
+        counters = dedup.url_dedup_counters(copies)
+        self.count(counters)
         if packed is None:
             return
         copy = unpack(packed)
+        if self.tallying and copies > 1:  # the copies dropped share the kept one's URL
+            self.tallies.add_drop(counters, page_of(copy).url, copies - 1)
         if isinstance(copy, Pending):
             self.count(dict(copy.counters))
             if copy.dead is not None:
                 yield copy.dead
                 return
             if not copy.keep:
+                if self.tallying:
+                    self.tallies.add_drop(dict(copy.counters), copy.page.url)
                 return
         page = page_of(copy)
         yield Settled(page, packed) if self._keep_packed else page

@@ -11,7 +11,7 @@ import tensorflow as tf
 import torch
 from torch.utils.data import DataLoader
 
-from examples.masked_data import MaskedParquet, hf_dataset, pad_batch, tf_dataset
+from c4_examples.masked_data import MaskedParquet, hf_dataset, pad_batch, tf_dataset
 from pipeline.masking.vocab import Vocabulary
 
 

@@ -25,9 +25,15 @@ from filters.badwords import (
     load_badwords,
     url_keeps_badword_page,
 )
-from tests.conftest import REAL_WET, REPO, SHARED
+from tests.conftest import REAL_WET, REPO
+from tests.reference import pins
 
-SHARED_LISTS = SHARED / "data" / "badwords" / "ldnoobw"
+# sha256 over the lines "<name> <sha256 of the file>\n" (names sorted) of every file shipped per
+# commit, the file digests taken from the upstream files at LDNOOBW's commits 25e679f and 5faf2ba.
+SHIPPED_LISTS_DIGEST = {
+    "25e679f": "2ba9805ec234b2f341fd6ba4bc62911bb34b0726d731dd209d9cd5a6a3168577",
+    "5faf2ba": "c5961b41eab2b8de5727dfb79a1ec90c4131bb2067933d7b1b5250ffab6b4395",
+}
 
 
 def test_shipped_lists_are_the_pinned_files():
@@ -35,12 +41,10 @@ def test_shipped_lists_are_the_pinned_files():
     assert hashlib.sha256(en.read_bytes()).hexdigest() == (
         "a506cbcf8a31935b122299f3bb1d32be6db3d0ad498765d28f365dfc4f4d7b8c"
     )
-    for shipped in (LDNOOBW_DIR / "25e679f").iterdir():
-        assert (
-            shipped.read_bytes() == (SHARED_LISTS / "25e679f_c4_pinned" / shipped.name).read_bytes()
-        )
-    for shipped in (LDNOOBW_DIR / "5faf2ba").iterdir():
-        assert shipped.read_bytes() == (SHARED_LISTS / "5faf2ba_latest" / shipped.name).read_bytes()
+    for commit, expected in SHIPPED_LISTS_DIGEST.items():
+        files = sorted((LDNOOBW_DIR / commit).iterdir())
+        lines = "".join(f"{p.name} {hashlib.sha256(p.read_bytes()).hexdigest()}\n" for p in files)
+        assert hashlib.sha256(lines.encode()).hexdigest() == expected, lines
     assert not (LDNOOBW_DIR / "5faf2ba" / "en").exists()
 
 
@@ -177,7 +181,7 @@ def test_fr_ca_is_merged_into_fr_and_every_language_has_a_list():
 
 # --- differential: TFDS 3.1.0's get_badwords_filter_fn on every real page and language --------
 
-REF_HOME = Path(os.environ.get("C4_REFERENCE_HOME", Path.home() / ".cache" / "c4-reference"))
+REF_HOME = pins.home()
 REF_PYTHON = REF_HOME / "venv" / "bin" / "python"
 
 REFERENCE_SCRIPT = r"""

@@ -1,5 +1,6 @@
 """clean_page: TFDS's own clean_page cases, the C4_SPEC §1.4 quirks, and a differential run
-against the reference code of 3.1.0, 2.2.0 and 1.0.0 on every page of the shared real WET files."""
+against the reference code of 3.1.0, 2.2.0 and 1.0.0 on every page of the real WET files
+(tests/data/wet)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from filters.badwords import LineBadwords
 from filters.clean import LEGACY_COUNTER_NAMES, CleanResult, clean_page
 from filters.sentences import load_punkt
 from filters.spec import C4Rules
-from tests.conftest import REAL_WET, REPO, SHARED
+from tests.conftest import REAL_WET, REPO
+from tests.reference import pins
 
 V310 = C4Rules("en", "3.1.0")
 V220 = C4Rules("en", "2.2.0")
@@ -211,7 +213,7 @@ def test_legacy_counter_names_cover_every_name_we_emit():
 
 # --- differential: the reference clean_page of each version on real pages -----------------------
 
-REF_HOME = Path(os.environ.get("C4_REFERENCE_HOME", Path.home() / ".cache" / "c4-reference"))
+REF_HOME = pins.home()
 REF_PYTHON = REF_HOME / "venv" / "bin" / "python"
 LEGACY_SRC = REF_HOME / "src"
 BADWORDS_EN = REPO / "filters" / "data" / "ldnoobw" / "25e679f" / "en"
@@ -299,20 +301,20 @@ def _digest(paths: list[Path]) -> str:
 
 
 @pytest.fixture(scope="module")
-def reference_results() -> dict:
+def reference_results(nltk_data_dir: Path) -> dict:
     legacy = {
         "2.2.0": LEGACY_SRC / "tfds2.0.0_c4v2.2.0_c4_utils.py",
         "1.0.0": LEGACY_SRC / "tfds1.3.0_c4v1.0.0_c4_utils.py",
     }
     if not REF_PYTHON.exists() or not all(p.exists() for p in legacy.values()):
         pytest.fail(f"reference not set up under {REF_HOME} (make reference)")
-    assert REAL_WET, "no shared WET files"
+    assert REAL_WET, "no WET files under tests/data/wet"
     inputs = [*REAL_WET, *legacy.values(), BADWORDS_EN]
     cache = REPO / ".cache" / f"clean_reference-{_digest(inputs)}.json"
     if cache.exists():
         return json.loads(cache.read_text(encoding="utf-8"))
     args = {
-        "nltk_data": str(SHARED / "data" / "nltk"),
+        "nltk_data": str(nltk_data_dir),
         "legacy": {k: str(v) for k, v in legacy.items()},
         "badwords": str(BADWORDS_EN),
         "wet": [str(p) for p in REAL_WET],

@@ -44,11 +44,11 @@ from filters.language import (
     sorted_profile_names,
 )
 from filters.spec import resolve_rules
-from tests.conftest import REAL_WET, SHARED
+from tests.conftest import C4_SAMPLE, REAL_WET, WET_DIR
+from tests.reference import pins
 
-C4_SAMPLE = SHARED / "data" / "c4" / "c4-en.olmo-sample-1000.json.gz"
-EXCERPT_2026 = SHARED / "data" / "wet" / "CC-MAIN-2026-12.excerpt-262.warc.wet.gz"
-REFERENCE_HOME = Path.home() / ".cache" / "c4-reference"
+EXCERPT_2026 = WET_DIR / "CC-MAIN-2026-12.excerpt-262.warc.wet.gz"
+REFERENCE_HOME = pins.home()
 REFERENCE_PY = REFERENCE_HOME / "venv" / "bin" / "python"
 LEGACY_SRC = REFERENCE_HOME / "src"
 

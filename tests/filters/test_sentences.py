@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import threading
+from pathlib import Path
 
 import nltk
 import pytest
@@ -13,20 +15,25 @@ from hypothesis import strategies as st
 from nltk.tokenize.punkt import PunktTokenizer
 
 from filters.sentences import PUNKT_DIR, load_punkt
-from tests.conftest import REAL_WET, SHARED
+from tests.conftest import C4_SAMPLE, REAL_WET
 
-NLTK_DATA = SHARED / "data" / "nltk"
-C4_SAMPLE = SHARED / "data" / "c4" / "c4-en.olmo-sample-1000.json.gz"
+# sha256 of the english/ files of NLTK's published punkt_tab.zip (sha256 e57f6418...0e0106).
+NLTK_PUNKT_TAB_ENGLISH = {
+    "abbrev_types.txt": "92a3e070f43d9b4c5534758ca40ad7343b04e7e29bfe0c2eb658a39445a4f779",
+    "collocations.tab": "8e2da1225e4dd2cc9dba261ee231ccb134859e21b46006e7f472c5ee269af0cf",
+    "ortho_context.tab": "4bbcca25ed3d3f06c02402abf8419b9f033b8adc06e7b482eca4e45f81a5dc4c",
+    "sent_starters.txt": "f3f8535483e1dba487241b764945168123bca3209a9645e59acd1225dc76edac",
+}
 
 
 @pytest.fixture(scope="module")
-def nltk_punkt() -> PunktTokenizer:
-    """NLTK's tokenizer for TFDS's request, from the shared data (never downloaded)."""
-    nltk.data.path.insert(0, str(NLTK_DATA))
+def nltk_punkt(nltk_data_dir: Path) -> PunktTokenizer:
+    """NLTK's tokenizer for TFDS's request, from the shipped parameters (never downloaded)."""
+    nltk.data.path.insert(0, str(nltk_data_dir))
     try:
         tokenizer = nltk.data.load("nltk:tokenizers/punkt/english.pickle")
     finally:
-        nltk.data.path.remove(str(NLTK_DATA))
+        nltk.data.path.remove(str(nltk_data_dir))
     assert isinstance(tokenizer, PunktTokenizer)
     return tokenizer
 
@@ -48,9 +55,9 @@ def _c4_lines() -> list[str]:
 
 
 def test_shipped_parameters_are_nltks_files():
-    for name in ("abbrev_types.txt", "collocations.tab", "ortho_context.tab", "sent_starters.txt"):
-        shared = NLTK_DATA / "tokenizers" / "punkt_tab" / "english" / name
-        assert (PUNKT_DIR / name).read_bytes() == shared.read_bytes()
+    assert sorted(p.name for p in PUNKT_DIR.iterdir()) == sorted(NLTK_PUNKT_TAB_ENGLISH)
+    for name, sha256 in NLTK_PUNKT_TAB_ENGLISH.items():
+        assert hashlib.sha256((PUNKT_DIR / name).read_bytes()).hexdigest() == sha256, name
 
 
 def test_parameters_equal_nltks(nltk_punkt: PunktTokenizer):

@@ -7,12 +7,12 @@ import hashlib
 import json
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from filters.urls import md5_hex, normalize_url, split_for
 from tests.conftest import REAL_WET, REPO
+from tests.reference import pins
 
 
 @pytest.mark.parametrize(
@@ -46,7 +46,7 @@ def test_md5_and_split():
 
 # --- differential: TFDS's normalize_url on every URL of the real WET files --------------------
 
-REF_HOME = Path(os.environ.get("C4_REFERENCE_HOME", Path.home() / ".cache" / "c4-reference"))
+REF_HOME = pins.home()
 REF_PYTHON = REF_HOME / "venv" / "bin" / "python"
 SCRIPT = r"""
 import json, sys

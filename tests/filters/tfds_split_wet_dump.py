@@ -1,7 +1,7 @@
 """Dump what TFDS's own ``split_wet_file`` makes of WET files, as JSON lines (test oracle).
 
-Runs under the reference venv (``~/.cache/c4-reference/venv/bin/python``), never under ours: it
-imports the unmodified TFDS code (3.1.0) or loads the saved 2.2.0 ``c4_utils.py`` by path, calls
+Runs under the reference venv (``make reference``'s; ``tests/reference/pins.py``), never under ours:
+it imports the unmodified TFDS code (3.1.0) or loads the saved 2.2.0 ``c4_utils.py`` by path, calls
 its ``split_wet_file`` and prints one JSON object per input file::
 
     {"file": ..., "pages": [{url, text, timestamp, content_type, content_length}, ...],
@@ -28,8 +28,11 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Run as a script by the reference venv too: the repository root is not on its path.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.reference import pins
 
-REFERENCE_HOME = Path(os.environ.get("C4_REFERENCE_HOME", Path.home() / ".cache" / "c4-reference"))
+REFERENCE_HOME = pins.home()
 REFERENCE_PYTHON = REFERENCE_HOME / "venv" / "bin" / "python"
 CACHE_DIR = Path(__file__).resolve().parents[2] / ".cache" / "wet_reference"
 
@@ -106,9 +109,7 @@ def main() -> None:
     parser.add_argument("--version", required=True)
     parser.add_argument(
         "--src-dir",
-        default=os.path.join(
-            os.environ.get("C4_REFERENCE_HOME", os.path.expanduser("~/.cache/c4-reference")), "src"
-        ),
+        default=str(pins.legacy_src_dir()),
     )
     parser.add_argument("files", nargs="+")
     args = parser.parse_args()

@@ -1,6 +1,6 @@
 """build_collections: stage order per version, the C4Collections contract, nothing lost.
 
-Real input only (../shared/data/wet), on the DirectRunner.
+Real input only (tests/data/wet), on the DirectRunner.
 """
 
 from __future__ import annotations

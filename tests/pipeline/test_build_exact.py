@@ -1,6 +1,6 @@
 """End to end on the real WET files: the Beam stages equal run_local and the TFDS references.
 
-One pipeline per version over every real WET file of ../shared/data/wet (in sorted order, so
+One pipeline per version over every real WET file of tests/data/wet (in sorted order, so
 cross-file URL and line dedup are exercised too), compared document by document (url, text,
 split and the other features) with ``filters.local.run_local`` and with the reference harness of
 that version (``tests/reference_runner.py``), and counter by counter with run_local.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -64,30 +65,33 @@ def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None
 
 
 @pytest.mark.slow
-def test_build_runs_and_a_failed_run_exits_1(tmp_path: Path) -> None:
+def test_build_runs_and_an_unwritable_output_is_refused_at_launch(tmp_path: Path) -> None:
     out = tmp_path / "out"
     ok = subprocess.run(
         [*C4, "build", "--input", str(REAL_WET[1]), "--output", str(out)],
         capture_output=True,
         text=True,
         timeout=300,
+        env={**os.environ, "C4_PROGRESS_INTERVAL": "0.05"},
     )
     assert ok.returncode == 0, ok.stderr[-2000:]
     assert "balanced" in ok.stdout
     stats = json.loads((out / "stats.json").read_text())
     assert stats["reconciliation"]["balanced"]
-    assert "read " in ok.stderr  # the reader's progress line
+    assert "| read " in ok.stderr  # the progress display (pipeline/runners/display.py)
     assert "bson" not in ok.stderr  # pipeline/runners/startup.py declined MongoDB IO quietly
 
-    # An output directory that cannot be created: the run itself fails -> exit 1, one last line.
+    # An output directory that cannot be created: refused at launch (issue 16), not after the
+    # work; a run that fails is tests/pipeline/io/test_gcs_launch_checks.py's.
     bad = subprocess.run(
         [*C4, "build", "--input", str(REAL_WET[1]), "--output", "/proc/c4-cannot-write"],
         capture_output=True,
         text=True,
         timeout=300,
     )
-    assert bad.returncode == 1, bad.stderr[-2000:]
-    assert bad.stderr.strip().splitlines()[-1].startswith("c4 build: failed:")
+    assert bad.returncode == 2, bad.stderr[-2000:]
+    assert bad.stderr.startswith("c4 build: --output: cannot write in /proc/c4-cannot-write")
+    assert bad.stderr.count("\n") == 1
 
 
 def test_the_same_flags_are_beam_pipeline_options() -> None:

@@ -4,6 +4,10 @@ The dedup owner table is ``CombinePerKey(VoteRowsCombineFn)`` over vote buckets 
 not a GroupByKey): its graph says so, and a run with one key voted 10^6 times stays within a
 bounded memory (measured as the peak RSS of a fresh process, against the same process with 1,000
 votes).
+
+Private Beam APIs (docs/runners.md; ``pipeline.runners.PATCHED_BEAM_VERSION``):
+
+- ``apache_beam.portability.api.beam_runner_api_pb2.CombinePayload``: the graph's combine.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import pytest
 
 from filters.spec import resolve_rules
 from pipeline import write
-from pipeline.formats import tfrecord
+from pipeline.formats import tfds_layout, tfrecord
 from tests.pipeline.test_write import ALL_WET, Inputs, make_config, real_inputs, run_write
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -62,8 +62,10 @@ def our_shards(built: Path) -> list[Path]:
 def test_builder_from_directory_reads_every_example(built: Path, inputs: Inputs) -> None:
     builder = tfds.builder_from_directory(str(built / "c4/en/3.1.0"))
     assert builder.info.name == "c4" and str(builder.info.version) == "3.1.0"
-    assert list(builder.info.splits) == ["train"]
+    # Every split the config defines is declared, 0 examples where the build has none.
+    assert list(builder.info.splits) == ["train", "validation"]
     assert builder.info.splits["train"].num_examples == len(inputs.docs)
+    assert builder.info.splits["validation"].num_examples == 0
     got = [as_bytes(ex) for ex in builder.as_dataset(split="train")]
     want = expected(inputs)
     assert len(got) == len(want)
@@ -136,7 +138,8 @@ def _tfds_beam_writer(tmp: Path, inputs: Inputs, num_shards: int) -> tuple[list[
 def test_same_shards_as_tfds_beam_writer(built: Path, inputs: Inputs, tmp_path: Path) -> None:
     lengths, size = _tfds_beam_writer(tmp_path, inputs, NUM_SHARDS)
     info = json.loads((built / "c4/en/3.1.0/dataset_info.json").read_text())
-    (split,) = info["splits"]
+    split, validation = info["splits"]
+    assert validation == {"filepathTemplate": split["filepathTemplate"], "name": "validation"}
     assert [int(n) for n in split["shardLengths"]] == lengths
     assert int(split["numBytes"]) == size
     theirs = sorted(tmp_path.glob("c4-train.tfrecord-*"))
@@ -204,7 +207,9 @@ def test_multilingual_splits_load(tmp_path: Path, inputs: Inputs) -> None:
     for split, page in docs:
         want.setdefault(split, set()).add(page.url.encode())
     assert len(want) > 3 and "und" in want  # several languages, and CLD3's unsure pages
-    assert sorted(builder.info.splits) == sorted(want)
+    declared = builder.info.splits
+    assert list(declared) == list(tfds_layout.split_names("multilingual"))  # TFDS's 216
+    assert {n for n in declared if declared[n].num_examples} == set(want)
     for split, urls in want.items():
         got = [ex["url"].numpy() for ex in builder.as_dataset(split=split)]
         assert len(got) == len(urls) and set(got) == urls

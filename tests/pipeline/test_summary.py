@@ -1,6 +1,6 @@
 """pipeline.summary: counters, reconciliation, stats.json, config.json, DATA_CARD.md, the table.
 
-The counters are real: ``filters.local.run_local`` builds C4 en 3.1.0 from the shared WET
+The counters are real: ``filters.local.run_local`` builds C4 en 3.1.0 from the real WET
 samples, and its explicit drop list is what our counter-based reconciliation must find.
 """
 
@@ -15,6 +15,7 @@ from filters.local import LocalResult, run_local
 from filters.spec import UsageError, resolve_rules
 from pipeline import summary
 from pipeline.config import check_output_dir
+from pipeline.runners import PATCHED_BEAM_VERSION
 from tests.conftest import REAL_WET
 
 
@@ -140,7 +141,7 @@ def test_config_json_keeps_the_resolved_keys_on_top(tmp_path: Path) -> None:
     doc = summary.build_config_json(resolved)
     assert doc["config"] == "en" and doc["inputs"] == resolved["inputs"]
     assert doc["versions"]["python"].count(".") == 2
-    assert doc["versions"]["apache-beam"] == "2.77.0"
+    assert doc["versions"]["apache-beam"] == PATCHED_BEAM_VERSION
     assert "time" not in summary.json_text(doc).lower()
     # pipeline.config reads this file to refuse a DIR holding another build.
     (tmp_path / "config.json").write_text(summary.json_text(doc))

@@ -1,6 +1,6 @@
 """WriteC4 on real WET pages: layout, order, sharding, dead letters, stats, determinism.
 
-Inputs are the real shared WET samples parsed by ``filters.wet`` (pages, drops and the dead
+Inputs are the real WET samples of tests/data parsed by ``filters.wet`` (pages, drops and the dead
 letters of the broken edge-case files), URL-deduplicated as the pipeline does, so the counters
 balance. Runs on DirectRunner and on the project's DaskRunner
 (``pipeline.runners.dask.C4DaskRunner``,
@@ -258,7 +258,9 @@ def test_stats_balance_and_sum_partials(direct_dir: Path, inputs: Inputs) -> Non
     assert rec["dead_lettered"] == 2
     assert stats["splits"]["validation"]["documents"] == 0
     info = json.loads((direct_dir / "c4/en/3.1.0/dataset_info.json").read_text())
-    assert [s["name"] for s in info["splits"]] == ["train"]  # TFDS lists no empty split
+    # Every split the config defines; the empty one as protobuf writes it (no bytes, no shard).
+    assert [s["name"] for s in info["splits"]] == ["train", "validation"]
+    assert set(info["splits"][1]) == {"filepathTemplate", "name"}
     assert info["splits"][0]["shardLengths"] == [str(len(inputs.docs))]
     assert info["splits"][0]["numBytes"] == str(stats["splits"]["train"]["num_bytes"])
 
@@ -389,5 +391,9 @@ def test_a_build_that_keeps_nothing_still_reports(tmp_path: Path) -> None:
     assert stats["reconciliation"]["balanced"] and stats["reconciliation"]["kept"] == 0
     assert stats["reconciliation"]["input_records"] == 1
     info = json.loads((tmp_path / "c4/en/3.1.0/dataset_info.json").read_text())
-    assert info["splits"] == []
+    # Declared all the same, with 0 examples, so builder.info.splits[name] answers.
+    assert info["splits"] == [
+        {"filepathTemplate": tfds_layout.FILEPATH_TEMPLATE, "name": name}
+        for name in ("train", "validation")
+    ]
     assert not (tmp_path / "parquet").exists()

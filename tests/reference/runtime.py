@@ -230,12 +230,15 @@ def stage_row(stage: str, n_in: int, n_out: int, detail: dict[str, int]) -> dict
     return {"stage": stage, "in": n_in, "out": n_out, "dropped": n_in - n_out, "detail": detail}
 
 
-def with_prefix(counters: Counters, prefix: str, exclude: str | None = None) -> dict[str, int]:
-    """The counters under ``prefix``, keyed by the rest of their name."""
+def under(
+    counters: Counters, namespace: str, prefix: str = "", exclude: str | None = None
+) -> dict[str, int]:
+    """The counters ``namespace/<prefix>...``, keyed by their name without the namespace."""
+    start = f"{namespace}/"
     return {
-        name[len(prefix) :]: value
+        name[len(start) :]: value
         for name, value in counters.items()
-        if name.startswith(prefix) and not (exclude and name.startswith(exclude))
+        if name.startswith(start + prefix) and not (exclude and name.startswith(start + exclude))
     }
 
 

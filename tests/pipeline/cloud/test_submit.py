@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -204,10 +208,99 @@ def test_dry_run_builds_the_dataflow_job_with_our_stages(
 def test_dry_run_setup_file_stages_our_sdist(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, listing: Path, no_network: None
 ) -> None:
-    job = _dry_run(capsys, tmp_path, listing, ["--setup_file", str(REPO / "setup.py")])
+    source = _package_tree(tmp_path / "src")
+    job = _dry_run(capsys, tmp_path, listing, ["--setup_file", str(source / "setup.py")])
     options = job["environment"]["sdkPipelineOptions"]["options"]
-    assert options["setup_file"] == str(REPO / "setup.py")
     assert "sdk_container_image" not in options or not options["sdk_container_image"]
     assert all(job["c4_stages"].values())
-    # Beam's stager built the sdist of setup.py: workers pip-install it at start-up.
-    assert "workflow.tar.gz" in job["c4_staged_files"]
+    # Our sdist, built out of the source tree (pipeline/cloud/sdist.py), staged for the workers
+    # to pip-install at start-up, as Beam's stager would have staged --setup_file's.
+    (sdist,) = options["extra_packages"]
+    assert Path(sdist).name == "c4_pipeline-0.1.0.tar.gz"
+    assert {"c4_pipeline-0.1.0.tar.gz", "extra_packages.txt"} <= set(job["c4_staged_files"])
+    assert not options.get("setup_file")
+
+
+def _package_tree(root: Path) -> Path:
+    """What ``setup.py`` packages, copied: a source tree of our own to watch."""
+    root.mkdir()
+    for name in ("setup.py", "README.md", "pyproject.toml"):
+        shutil.copy2(REPO / name, root / name)
+    for package in ("filters", "pipeline"):
+        shutil.copytree(
+            REPO / package, root / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    return root
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*")
+    }
+
+
+def test_setup_file_leaves_the_source_tree_untouched(tmp_path: Path, listing: Path) -> None:
+    """Before: Beam's stager printed ``No module named build`` and ran ``setup.py sdist`` in the
+    source tree, which wrote ``c4_pipeline.egg-info/`` there."""
+    source = _package_tree(tmp_path / "src")
+    before = _snapshot(source)
+    argv = [
+        "submit", *PROJECT, *TEMP, *_inputs(listing), "--output", "gs://my-bucket/c4",
+        "--setup_file", str(source / "setup.py"), "--dry_run",
+    ]  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *argv], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "No module named build" not in done.stderr
+    assert _snapshot(source) == before
+
+
+# Run as ``python -c``: every connection and name lookup beyond this machine fails, and says so.
+_OFFLINE = """
+import socket, sys
+LOCAL = {"127.0.0.1", "::1", "localhost", None}
+connect, getaddrinfo = socket.socket.connect, socket.getaddrinfo
+def blocked(what):
+    sys.stderr.write(f"BLOCKED {what!r}\\n")
+    raise OSError(f"network blocked by the test: {what!r}")
+def guarded_connect(self, address):
+    host = address[0] if isinstance(address, tuple) else None
+    if self.family in (socket.AF_INET, socket.AF_INET6) and host not in LOCAL:
+        blocked(address)
+    return connect(self, address)
+def guarded_getaddrinfo(host, *args, **kwargs):
+    if host not in LOCAL:
+        blocked(host)
+    return getaddrinfo(host, *args, **kwargs)
+socket.socket.connect = guarded_connect
+socket.getaddrinfo = guarded_getaddrinfo
+from pipeline.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_dry_run_of_a_crawl_fetches_nothing_and_says_so(tmp_path: Path) -> None:
+    """Before: it fetched the crawl's listing (retrying a DNS failure for 1 min 42 s)."""
+    argv = [
+        "submit", *PROJECT, *TEMP, *IMAGE, "--crawl", "CC-MAIN-2019-18", "--max_wet_files", "2",
+        "--output", "gs://my-bucket/c4", "--dry_run",
+    ]  # fmt: skip
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", _OFFLINE, *argv], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "BLOCKED" not in done.stderr
+    assert "nothing remote was read or written" in done.stdout
+    listing = "https://data.commoncrawl.org/crawl-data/CC-MAIN-2019-18/wet.paths.gz"
+    assert f"1 remote input(s) left unexpanded ({listing})" in done.stdout
+    assert time.monotonic() - started < 60
+
+
+def test_the_offline_guard_blocks() -> None:
+    """The guard above does stop a lookup (so its silence means something)."""
+    code = _OFFLINE.replace("from pipeline.cli import main\nsys.exit(main(sys.argv[1:]))", "")
+    code += "\nimport urllib.request\nurllib.request.urlopen('https://data.commoncrawl.org/')\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "BLOCKED 'data.commoncrawl.org'" in done.stderr

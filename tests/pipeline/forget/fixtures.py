@@ -1,4 +1,4 @@
-"""A built, masked DIR of the real shared samples, for the trace/forget/lineage tests.
+"""A built, masked DIR of two real WET samples, for the trace/forget/lineage tests.
 
 Built once per test session into a temporary directory (``c4 build`` then ``c4 mask``, through
 ``pipeline.cli.main``), then copied for each test that changes it.
@@ -24,7 +24,7 @@ NUM_SHARDS = "4"
 
 def build(out: Path, *extra: str, mask: bool = True) -> Path:
     """``c4 build`` (4 shards) of the 25- and 262-record excerpts into ``out``, then ``c4 mask``."""
-    assert len(INPUTS) == 2, f"shared samples missing: {INPUTS}"
+    assert len(INPUTS) == 2, f"WET samples missing from tests/data/wet: {INPUTS}"
     argv = ["build", "--input", *INPUTS, "--output", str(out), "--num_shards", NUM_SHARDS]
     assert main([*argv, *extra]) == 0
     if mask:

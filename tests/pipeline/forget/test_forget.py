@@ -1,4 +1,4 @@
-"""``c4 forget`` on a real build of the shared samples (with masked output).
+"""``c4 forget`` on a real build of the WET samples (with masked output).
 
 Forget a domain, a URL list and doc_ids; untouched shards stay byte-identical; no masked example
 holds a forgotten document; ``--verify`` passes, and fails on a planted copy; a second forget

@@ -1,4 +1,4 @@
-"""Tests of pipeline/formats; ``real_docs`` gives them real pages from the shared WET sample."""
+"""Tests of pipeline/formats; ``real_docs`` gives them real pages from a WET file of tests/data."""
 
 from __future__ import annotations
 

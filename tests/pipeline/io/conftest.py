@@ -13,6 +13,8 @@ from collections.abc import Iterator
 import pytest
 
 from pipeline.io.gcs import EMULATOR_ENV
+from tests.pipeline.io.gcs_proxy import GcsProxy
+from tests.pipeline.io.gcs_proxy import gcs_proxy as running_proxy
 
 # Earlier versions lack the batch copy that Beam's rename uses.
 MIN_EMULATOR = (2026, 7, 19)
@@ -70,3 +72,12 @@ def gcs(gcs_emulator: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """The emulator, with ``STORAGE_EMULATOR_HOST`` pointing at it for this test."""
     monkeypatch.setenv(EMULATOR_ENV, gcs_emulator)
     return gcs_emulator
+
+
+@pytest.fixture
+def gcs_proxy(gcs_emulator: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[GcsProxy]:
+    """A fault proxy in front of the emulator (``tests/pipeline/io/gcs_proxy.py``), with
+    ``STORAGE_EMULATOR_HOST`` pointing at the proxy for this test."""
+    with running_proxy(gcs_emulator) as proxy:
+        monkeypatch.setenv(EMULATOR_ENV, proxy.url)
+        yield proxy

@@ -9,9 +9,14 @@ list of faults consumed one per request, after which the file is served normally
 - ``truncate``: ``Content-Length`` of the whole file, half the body, then a clean close;
 - ``404``: Not Found (also what an unknown path gets);
 - ``ignore_range``: the whole file with status 200 even when a ``Range`` was asked for;
-- ``slow``: the file, sent slowly (lets concurrent requests overlap).
+- ``slow``: the file, sent slowly (lets concurrent requests overlap);
+- ``throttle:<seconds>``: the file, its body spread evenly over that many seconds;
+- ``cut:<n>``: ``Content-Length`` of the whole file, its first ``n`` bytes, then a clean close;
+- ``cut_unsized:<n>``: no ``Content-Length`` (the body ends at the close), the first ``n`` bytes.
 
-It counts requests in flight (``max_in_flight``) and records every request's ``Range``.
+``HEAD`` answers the file's ``Content-Length`` (recorded in ``heads``, consumes no fault).
+It counts requests in flight (``max_in_flight``), records every request's ``Range`` and, in
+``finished``, when each complete body was sent (``(path, time.monotonic())``).
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ class FaultServer(ThreadingHTTPServer):
         self.files: dict[str, bytes] = {}
         self.faults: dict[str, list[str]] = {}
         self.requests: list[tuple[str, str | None]] = []
+        self.heads: list[str] = []
+        self.finished: list[tuple[str, float]] = []
         self.lock = threading.Lock()
         self.in_flight = 0
         self.max_in_flight = 0
@@ -60,6 +67,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+    def do_HEAD(self) -> None:
+        path = self.path.split("?")[0]
+        data = self.server.files.get(path)
+        with self.server.lock:
+            self.server.heads.append(path)
+        self.send_response(200 if data is not None else 404)
+        self.send_header("Content-Length", str(len(data) if data is not None else 0))
+        self.end_headers()
 
     def do_GET(self) -> None:
         server = self.server
@@ -94,6 +110,15 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault == "503":
             body = b"<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message>"
             self._error(503, body + b"</Error>")
+        elif fault and fault.startswith(("cut:", "cut_unsized:")):
+            kind, _, size = fault.partition(":")
+            self.send_response(200)
+            if kind == "cut":
+                self.send_header("Content-Length", str(len(data)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(data[: int(size)])
+            self.close_connection = True
         elif fault in ("reset", "truncate"):
             self.send_response(200)
             self.send_header("Content-Length", str(len(data)))
@@ -106,7 +131,8 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             self.close_connection = True
         else:
-            self._file(data, ignore_range=fault == "ignore_range", slow=fault == "slow")
+            throttle = fault.partition(":")[2] if fault and fault.startswith("throttle:") else 0
+            self._file(path, data, fault == "ignore_range", fault == "slow", float(throttle))
 
     def _error(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
@@ -116,7 +142,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _file(self, data: bytes, ignore_range: bool, slow: bool) -> None:
+    def _file(
+        self, path: str, data: bytes, ignore_range: bool, slow: bool, throttle_s: float
+    ) -> None:
         start = 0
         asked = self.headers.get("Range")
         if asked and not ignore_range:
@@ -137,8 +165,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             time.sleep(SLOW_DELAY_S)
             body = body[half:]
+        if throttle_s:  # 20 even pieces, the last one after the whole delay
+            step = max(1, -(-len(body) // 20))
+            while body:
+                time.sleep(throttle_s / 20)
+                if len(body) <= step:
+                    break
+                self.wfile.write(body[:step])
+                self.wfile.flush()
+                body = body[step:]
         self._leave()
         self.wfile.write(body)
+        with self.server.lock:
+            self.server.finished.append((path, time.monotonic()))
 
 
 @contextmanager

@@ -1,7 +1,7 @@
 """``c4 build --crawl`` against a fake Common Crawl on 127.0.0.1, faults included.
 
 The server holds ``crawl-data/<crawl>/wet.paths.gz`` listing ``crawl-data/...`` paths whose files
-are the shared WET; a local mirror holds the same tree. The HTTPS build (``--cc_base_url
+are the real WET of tests/data; a local mirror holds the same tree. The HTTPS build (``--cc_base_url
 http://127.0.0.1:PORT``) must equal the mirror's build, byte for byte, ``source_file`` included.
 """
 

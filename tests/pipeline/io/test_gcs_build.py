@@ -1,9 +1,10 @@
 """``c4 build`` with gs:// input and output on a real GCS emulator equals the local build.
 
-The shared WET goes to an emulator bucket, ``c4 build --input gs://... --output gs://...`` runs
-through ``pipeline.cli.main``, and every file it wrote is read back from the bucket and compared
-with a local build of the same files: same bytes everywhere but ``config.json`` (which records
-the paths), so the same documents, ids, ``doc_id`` and ``source_file``.
+The real WET of tests/data goes to an emulator bucket, ``c4 build --input gs://... --output
+gs://...`` runs through ``pipeline.cli.main``, and every file it wrote is read back from the
+bucket and compared with a local build of the same files: same bytes everywhere but
+``config.json`` (which records the paths), so the same documents, ids, ``doc_id`` and
+``source_file``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pipeline.io.expand import expand_remote
 from pipeline.io.gcs import EMULATOR_ENV, connect_anonymously_if_emulated
 from tests.conftest import EDGE_DIR, REAL_WET
 
-# The shared WET plus a file that ends inside a gzip member: dead letters go to gs:// too.
+# The real WET plus a file that ends inside a gzip member: dead letters go to gs:// too.
 BROKEN = EDGE_DIR / "CC-MAIN-2016-50.appended_zip_fragment_unexpected_eof.wet.gz"
 INPUTS = sorted([*REAL_WET, BROKEN], key=lambda p: p.name)
 

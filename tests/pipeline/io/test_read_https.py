@@ -19,7 +19,7 @@ from filters.wet import iter_wet_path
 from pipeline.config import InputFile
 from pipeline.io.http import FetchPolicy
 from pipeline.transforms.common import SplitStage
-from pipeline.transforms.read import DOWNLOAD_STAGE, INPUT_RECORDS, ReadWet
+from pipeline.transforms.read import DOWNLOAD_STAGE, INPUT_LOST_BYTES, INPUT_RECORDS, ReadWet
 from tests.conftest import REAL_WET
 from tests.pipeline.beam_harness import dump_to, load, sum_counters
 from tests.pipeline.io.fault_server import fault_server
@@ -52,14 +52,23 @@ def test_broken_download_keeps_the_pages_before_the_break(tmp_path: Path) -> Non
     ids = sorted(p.doc_id for p in pages)
     assert 0 < len(ids) < len(all_ids)
     assert set(ids) <= set(all_ids)
-    assert dead == [
-        DeadLetter(
-            DOWNLOAD_STAGE,
-            WET.name,
-            len(data) // 2,
-            f"download_failed: HTTP 503 SlowDown after 3 attempts {server.url}/x.wet.gz",
-        )
-    ]
+    half = len(data) // 2
+    # The record whose gzip member the break cut is one dead letter, the rest of the file another,
+    # and together they say how many bytes were lost: from that member's start to the file's end.
+    cut, rest = sorted(dead, key=lambda d: d.stage, reverse=True)
+    assert cut.reason == "truncated_gzip" and cut.record_offset < half
+    assert cut.lost_bytes == half - cut.record_offset
+    assert rest == DeadLetter(
+        DOWNLOAD_STAGE,
+        WET.name,
+        half,
+        f"download_failed: HTTP 503 SlowDown after 3 attempts {server.url}/x.wet.gz",
+        "",
+        f"bytes {half}-{len(data)} of the file ({len(data) - half} bytes) not received; "
+        f"its size, {len(data)} bytes, from the server",
+        len(data) - half,
+    )
+    assert counters[INPUT_LOST_BYTES] == len(data) - cut.record_offset
     assert counters[f"{DOWNLOAD_STAGE}/failed"] == 1
     assert counters[f"{DOWNLOAD_STAGE}/retries"] == 2
     # Every record read is accounted for, and the lost rest of the file is one dead letter.

@@ -18,9 +18,8 @@ from hypothesis import strategies as st
 from pipeline.masking.mask_transform import SpanCorrupt, plan_buckets, read_vocab_bytes
 from pipeline.masking.packing import MaskConfig, example_row, mask_documents
 from pipeline.masking.vocab import Vocabulary
-from tests.conftest import SHARED
+from tests.conftest import C4_SAMPLE
 
-OLMO_SAMPLE = SHARED / "data" / "c4" / "c4-en.olmo-sample-1000.json.gz"
 MODEL = Path(__file__).resolve().parents[3] / "pipeline" / "data" / "vocab" / "c4_sample_8k.model"
 
 
@@ -32,7 +31,7 @@ def vocab() -> Vocabulary:
 @pytest.fixture(scope="module")
 def docs() -> list[tuple[str, str]]:
     """300 real C4 documents and one empty one; doc_id = sha1 of the URL."""
-    with gzip.open(OLMO_SAMPLE, "rt", encoding="utf-8") as handle:
+    with gzip.open(C4_SAMPLE, "rt", encoding="utf-8") as handle:
         rows = [json.loads(line) for _, line in zip(range(300), handle, strict=False)]
     out = [(hashlib.sha1(r["url"].encode()).hexdigest(), r["text"]) for r in rows]
     return [*out, ("empty-doc", "")]

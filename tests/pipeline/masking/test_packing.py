@@ -25,9 +25,8 @@ from pipeline.masking.packing import (
 )
 from pipeline.masking.spans import noise_counts, random_spans_noise_mask
 from pipeline.masking.vocab import Vocabulary
-from tests.conftest import SHARED
+from tests.conftest import C4_SAMPLE
 
-OLMO_SAMPLE = SHARED / "data" / "c4" / "c4-en.olmo-sample-1000.json.gz"
 MODEL = Path(__file__).resolve().parents[3] / "pipeline" / "data" / "vocab" / "c4_sample_8k.model"
 
 
@@ -39,7 +38,7 @@ def vocab() -> Vocabulary:
 @pytest.fixture(scope="module")
 def real_docs(vocab: Vocabulary) -> list[tuple[str, np.ndarray]]:
     """300 real C4 documents, tokenized; doc_id = sha1 of the URL (these have no WARC id)."""
-    with gzip.open(OLMO_SAMPLE, "rt", encoding="utf-8") as handle:
+    with gzip.open(C4_SAMPLE, "rt", encoding="utf-8") as handle:
         rows = [json.loads(line) for _, line in zip(range(300), handle, strict=False)]
     return [(hashlib.sha1(r["url"].encode()).hexdigest(), vocab.encode(r["text"])) for r in rows]
 

@@ -19,14 +19,12 @@ from pipeline.masking import run as masking
 from pipeline.masking.packing import MaskConfig, example_row, mask_documents
 from pipeline.masking.vocab import Vocabulary
 from pipeline.runners.dask import C4DaskRunner
-from tests.conftest import SHARED
+from tests.conftest import C4_SAMPLE
 from tests.pipeline.forget import fixtures as ff
-
-OLMO_SAMPLE = SHARED / "data" / "c4" / "c4-en.olmo-sample-1000.json.gz"
 
 
 def _olmo(n: int) -> list[dict]:
-    with gzip.open(OLMO_SAMPLE, "rt", encoding="utf-8") as handle:
+    with gzip.open(C4_SAMPLE, "rt", encoding="utf-8") as handle:
         return [json.loads(line) for _, line in zip(range(n), handle, strict=False)]
 
 
@@ -221,10 +219,27 @@ def test_vocab_train_is_deterministic_and_loads(built: Path, tmp_path: Path, cap
     assert max(max(r["inputs"]) for r in _masked_rows(out, "train")) < 600
 
 
-def test_vocab_train_too_large_fails_with_exit_1(built: Path, tmp_path: Path, capsys) -> None:
+def test_vocab_train_too_large_is_a_usage_error_with_advice(
+    built: Path, tmp_path: Path, capsys
+) -> None:
+    """Five documents cannot fill T5's 32,000 pieces: one line saying how many they can, exit 2
+    (SentencePiece's own message and exit 1 before); the defaults are said first."""
     argv = ["vocab", "train", str(built), "--max_documents", "5", "--output", str(tmp_path / "m")]
-    assert main(argv) == 1
-    assert "Vocabulary size" in capsys.readouterr().err
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out.startswith(
+        "c4 vocab train: a unigram model of 32,000 pieces (--vocab_size)"
+    )
+    assert "the first 5 (--max_documents) of the train split (--split)" in captured.out
+    err = captured.err
+    assert err.count("\n") == 1 and "trainer_interface" not in err, err
+    assert err.startswith("c4 vocab train: --vocab_size: 5 train document(s) support at most ")
+    most = int(err.split("at most ")[1].split(" ")[0].replace(",", ""))
+    assert f"pass --vocab_size {most} or less" in err
+    assert not (tmp_path / "m").exists()
+    # The advice holds: that many pieces train.
+    assert main([*argv[:-1], str(tmp_path / "m"), "--vocab_size", str(most)]) == 0
+    assert Vocabulary((tmp_path / "m").read_bytes()).base_size == most
 
 
 def test_build_mask_equals_c4_mask(tmp_path: Path, capsys) -> None:

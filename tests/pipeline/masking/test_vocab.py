@@ -20,16 +20,15 @@ from pipeline.masking.vocab import (
     sha256_hex,
     train_vocab,
 )
-from tests.conftest import SHARED
+from tests.conftest import C4_SAMPLE
 
-OLMO_SAMPLE = SHARED / "data" / "c4" / "c4-en.olmo-sample-1000.json.gz"
 VOCAB_DIR = Path(__file__).resolve().parents[3] / "pipeline" / "data" / "vocab"
 MODEL = VOCAB_DIR / "c4_sample_8k.model"
 
 
 @pytest.fixture(scope="module")
 def texts() -> list[str]:
-    with gzip.open(OLMO_SAMPLE, "rt", encoding="utf-8") as handle:
+    with gzip.open(C4_SAMPLE, "rt", encoding="utf-8") as handle:
         return [json.loads(line)["text"] for line in handle]
 
 

@@ -3,6 +3,11 @@
 Every test runs a small real pipeline on a local dask.distributed cluster (threads, 2 workers).
 ``test_stock_dask_runner_still_has_the_defects`` shows the stock runner failing the same checks;
 when a Beam upgrade fixes them it fails, and the fix here can go.
+
+Private Beam APIs (docs/runners.md; ``pipeline.runners.PATCHED_BEAM_VERSION``):
+
+- ``apache_beam.runners.dask.dask_runner.DaskRunner``: the stock runner, whose defects are shown;
+- ``apache_beam.utils.windowed_value.WindowedValue``: what ``finish_bundle`` must emit.
 """
 
 from __future__ import annotations

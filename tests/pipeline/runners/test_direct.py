@@ -1,5 +1,11 @@
 """pipeline/runners/direct.py: the DirectRunner c4 uses is the FnApiRunner, never Prism, and its
-subprocess workers start through pipeline.runners.sdk_worker."""
+subprocess workers start through pipeline.runners.sdk_worker.
+
+Private Beam APIs (docs/runners.md; ``pipeline.runners.PATCHED_BEAM_VERSION``):
+
+- ``apache_beam.runners.portability.prism_runner.PrismRunner.run_pipeline``, patched to fail the
+  test if anything tries Prism.
+"""
 
 from __future__ import annotations
 

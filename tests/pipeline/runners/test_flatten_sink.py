@@ -1,6 +1,17 @@
 """pipeline/runners/flatten_sink.py: a Flatten that only feeds a GroupByKey writes into the group,
-with
-the same groups as Beam's materialized Flatten; a Flatten with other consumers stays as it was."""
+with the same groups as Beam's materialized Flatten; a Flatten with other consumers stays as it
+was; our planning phases are Beam's with one more.
+
+Private Beam APIs (docs/runners.md; ``pipeline.runners.PATCHED_BEAM_VERSION``):
+
+- ``apache_beam.runners.portability.fn_api_runner.translations.create_and_optimize_stages``,
+  patched to capture the phases ``FnApiRunner.create_stages`` passes it
+  (``apache_beam.runners.portability.fn_api_runner.fn_runner.FnApiRunner``), and
+  ``translations.expand_gbk``;
+- ``apache_beam.runners.worker.bundle_processor.DATA_INPUT_URN`` and
+  ``apache_beam.runners.worker.bundle_processor.DATA_OUTPUT_URN``: the runner's buffer reads and
+  writes in the planned stages.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """pipeline/runners/forked_workers.py: with two multi-processing workers, a single-threaded process
-forks
-them (they run the DoFns with the parent's modules, and are reaped); unused ones exit when
-released; a process with other threads starts them as new processes (test_direct_runner.py).
+forks them (they run the DoFns with the parent's modules, and are reaped); unused ones exit when
+released; a process with other threads starts them as new processes (test_direct.py).
 
 Each case runs in a script of its own: a test runner has threads, so it never forks.
 """

@@ -1,5 +1,12 @@
 """pipeline/runners/startup.py: a c4 process imports Beam without what it never uses, and still
-works."""
+works.
+
+Private Beam APIs (docs/runners.md; ``pipeline.runners.PATCHED_BEAM_VERSION``):
+
+- ``apache_beam.transforms.userstate.get_dofn_specs``, patched to count the introspections, and
+  ``apache_beam.transforms.userstate.is_stateful_dofn`` and
+  ``apache_beam.transforms.userstate.BagStateSpec``: what startup's cache answers.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,15 @@
 """pipeline/runners/streamed_inputs.py: grouped inputs cut in chunks with Beam's elements and
-order, and
-sent to a worker one message per chunk, failing the bundle when a send fails."""
+order, and sent to a worker one message per chunk, failing the bundle when a send fails.
+
+Private Beam APIs (docs/runners.md; ``pipeline.runners.PATCHED_BEAM_VERSION``):
+
+- ``apache_beam.runners.portability.fn_api_runner.execution.GroupingBuffer`` and
+  ``apache_beam.runners.portability.fn_api_runner.execution.ListBuffer``: Beam's buffers, built
+  directly, with ``apache_beam.transforms.core.Windowing``;
+- ``apache_beam.runners.worker.data_plane.InMemoryDataChannel`` and
+  ``apache_beam.portability.api.beam_fn_api_pb2`` (``Elements``): a data channel to send through;
+- ``apache_beam.coders.coders``: the coders Beam's buffers are built with.
+"""
 
 from __future__ import annotations
 

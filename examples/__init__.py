@@ -1,1 +1,0 @@
-"""Examples for trainers: reading ``DIR/masked/`` and training a small Switch Transformer."""
