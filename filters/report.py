@@ -46,16 +46,16 @@ LIMITS: dict[str, int] = {
     LANGUAGE_UNSURE: 200,
     TOUCHED: 100,
     DEAD_LETTER: 100,
-    RAW_SAMPLE: 1000,
-    KEPT_SAMPLE: 1000,
+    RAW_SAMPLE: 300,
+    KEPT_SAMPLE: 300,
 }
 DROP_LIMIT = 10
 # Kept documents of the sample that the report lists (with an excerpt), and the excerpt's length.
 DOCUMENT_SAMPLE = 200
 EXCERPT_CHARS = 160
-# Words are counted on at most this many characters of a page: more are always in words' last
-# bin (20,000+), and a raw page that long is one the length filter drops. It also bounds what a
-# sample holds while its bundle runs: at most 1.25 k texts of this size.
+# A page's words are counted on its first this many characters (a raw page that long is one the
+# length filter drops, at 190,000); it bounds what a sample holds while its bundle runs: at most
+# 1.25 k texts of this size.
 WORDS_CAP_CHARS = 200_000
 NO_DOMAIN = "(none)"
 
@@ -121,6 +121,13 @@ class TallyBatch(NamedTuple):
     rows: tuple[tuple[str, str, int], ...]
 
 
+class SamplePart(NamedTuple):
+    """One bundle's sample of a kind: its items, sorted, at most the kind's limit."""
+
+    kind: str
+    items: list[tuple[Any, ...]]
+
+
 class Tallies:
     """``(kind, key)`` counts of one bundle (``add``, ``add_drop``), emitted as a ``TallyBatch``."""
 
@@ -147,6 +154,122 @@ class Tallies:
         rows = tuple(sorted((kind, key, n) for (kind, key), n in self._counts.items()))
         self._counts = {}
         return TallyBatch(rows)
+
+
+class Recorder:
+    """What a stage saw in one bundle, for the report: tallies and samples.
+
+    The stages of a build that writes a report each hold one (``CountingDoFn.report``) and tell
+    it what they decide: pages dropped (``drop``) or changed (``touched``), the language detected
+    (``language``), each raw page as read (``raw_page``) and each document kept (``kept``). At
+    the end of a bundle ``parts()`` gives a ``TallyBatch`` and ``SamplePart``\\ s to emit.
+
+    The words of a sampled page are counted when its bundle ends, for the pages still in the
+    sample only: counting every page's words would cost more than the whole report may. And a
+    recorder remembers, from bundle to bundle, the ``k`` smallest keys it has sampled: no page
+    with a larger key than the ``k``-th can be among the ``k`` smallest of the whole build (those
+    ``k`` pages are in it, whatever bundle, retried or not, they end up committed in), so later
+    bundles consider fewer pages.
+
+    Args:
+        normalized_url: the documents' ``url`` feature is their normalized url (1.0.0).
+    """
+
+    def __init__(self, normalized_url: bool = False) -> None:
+        self.normalized_url = normalized_url
+        self.tallies = Tallies()
+        self._raw: BottomK | None = None
+        self._kept: BottomK | None = None
+        self._raw_seen: list[tuple[Any, ...]] = []  # the k smallest (key, name) sampled so far
+        self._kept_seen: list[tuple[Any, ...]] = []
+
+    def reset(self) -> None:
+        """Start a bundle: nothing recorded (the keys seen stay)."""
+        self.tallies = Tallies()
+        self._raw = self._kept = None
+
+    def drop(self, counters: Mapping[str, int], url: str, n: int = 1) -> None:
+        self.tallies.add_drop(counters, url, n)
+
+    def touched(self, stage: str) -> None:
+        self.tallies.add(TOUCHED, stage)
+
+    def language(self, language: str, unsure: bool) -> None:
+        self.tallies.add(LANGUAGE, language)
+        if unsure:
+            self.tallies.add(LANGUAGE_UNSURE, language)
+
+    def raw_page(self, doc_id: str, text: str) -> None:
+        sample = self._raw
+        if sample is None:
+            sample = self._raw = BottomK(LIMITS[RAW_SAMPLE], _ceiling(self._raw_seen, RAW_SAMPLE))
+        key = _blake2b(doc_id.encode("utf-8"), digest_size=8).digest()
+        if sample.accepts((key, doc_id)):
+            # Words and lines wait for the bundle's end (most pages leave the sample before);
+            # only the first WORDS_CAP_CHARS characters are held, so a longer page's lines are
+            # counted now.
+            lines = _lines(text) if len(text) > WORDS_CAP_CHARS else -1
+            sample.offer((key, doc_id, len(text), lines, text[:WORDS_CAP_CHARS]))
+
+    def kept(self, split: str, page: Any, domain: str | None = None) -> None:
+        """A document kept: ``page`` is a ``filters.records.Page``; ``domain`` the one lineage
+        recorded, when known (else ``url_domain`` of the page's url)."""
+        url = page.normalized_url if self.normalized_url else page.url
+        if domain is None:
+            domain = url_domain(page.url or url)
+        self.tallies.add(DOMAIN, domain or NO_DOMAIN)
+        self.tallies.add(TLD, tld_of(domain))
+        sample = self._kept
+        if sample is None:
+            sample = self._kept = BottomK(
+                LIMITS[KEPT_SAMPLE], _ceiling(self._kept_seen, KEPT_SAMPLE)
+            )
+        key = _blake2b(url.encode("utf-8"), digest_size=8).digest()
+        if sample.accepts((key, url)):
+            sample.offer((key, url, split, page))
+
+    def parts(self) -> list[TallyBatch | SamplePart]:
+        """This bundle's tallies and samples (sorted); the recorder starts again from nothing."""
+        out: list[TallyBatch | SamplePart] = []
+        if self.tallies:
+            out.append(self.tallies.batch())
+        if self._raw is not None:
+            items = [
+                (key, doc_id, chars, len(text.split()), lines if lines >= 0 else _lines(text))
+                for key, doc_id, chars, lines, text in self._raw.items()
+            ]
+            self._raw_seen = _seen(self._raw_seen, items, RAW_SAMPLE)
+            out.append(SamplePart(RAW_SAMPLE, items))
+        if self._kept is not None:
+            kept = [kept_item(*item) for item in self._kept.items()]
+            self._kept_seen = _seen(self._kept_seen, kept, KEPT_SAMPLE)
+            out.append(SamplePart(KEPT_SAMPLE, kept))
+        self.reset()
+        return out
+
+
+def _seen(
+    seen: list[tuple[Any, ...]], items: Sequence[tuple[Any, ...]], kind: str
+) -> list[tuple[Any, ...]]:
+    """The ``limit`` smallest ``(key, name)`` of ``seen`` and of a bundle's sorted items."""
+    return merge_smallest([seen, [tuple(item[:2]) for item in items]], LIMITS[kind])
+
+
+def _ceiling(seen: list[tuple[Any, ...]], kind: str) -> tuple[Any, ...] | None:
+    """Above this ``(key, name)`` no item can be among a kind's smallest (``Recorder``)."""
+    return seen[-1] if len(seen) == LIMITS[kind] else None
+
+
+def _lines(text: str) -> int:
+    return text.count("\n") + 1 if text else 0
+
+
+def kept_item(key: bytes, url: str, split: str, page: Any) -> tuple[Any, ...]:
+    """A kept-sample item: key, url, split, doc_id, source_file, record_offset, chars, words,
+    lines, excerpt (``pipeline.report.aggregates.KEPT_FIELDS``)."""
+    size = lengths_of(page.text)
+    return (key, url, split, page.doc_id, page.source_file, int(page.record_offset),
+            size.chars, size.words, size.lines, excerpt(page.text))  # fmt: skip
 
 
 def limit_of(kind: str) -> int:
@@ -177,12 +300,15 @@ class BottomK:
     only the items that might stay.
     """
 
-    def __init__(self, k: int) -> None:
+    def __init__(self, k: int, ceiling: tuple[Any, ...] | None = None) -> None:
         self.k = k
+        self._ceiling = ceiling  # no item whose prefix is above it can belong (Recorder)
         self._items: list[tuple[Any, ...]] = []
         self._bound: tuple[Any, ...] | None = None
 
     def accepts(self, prefix: tuple[Any, ...]) -> bool:
+        if self._ceiling is not None and prefix > self._ceiling:
+            return False
         return self._bound is None or prefix <= self._bound[: len(prefix)]
 
     def offer(self, item: tuple[Any, ...]) -> None:
@@ -215,9 +341,7 @@ class Lengths(NamedTuple):
 
 def lengths_of(text: str) -> Lengths:
     """``Lengths`` of a text; words are counted on its first ``WORDS_CAP_CHARS`` characters."""
-    return Lengths(
-        len(text), len(text[:WORDS_CAP_CHARS].split()), text.count("\n") + 1 if text else 0
-    )
+    return Lengths(len(text), len(text[:WORDS_CAP_CHARS].split()), _lines(text))
 
 
 def histogram(values: Iterable[int], edges: Sequence[int]) -> list[int]:

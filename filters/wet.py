@@ -14,12 +14,24 @@ What we do differently, and why:
   not by the file. A bigger record is dead-lettered (``record_too_large``) and skipped while
   streaming; TFDS's 190,000-character page limit would drop it anyway.
 * Broken input never raises. Everything readable is yielded, then: ``truncated_gzip`` (the
-  stream ends inside a member), ``corrupt_gzip`` (bad deflate data or CRC; reading resumes at the
-  next member header, so in Common Crawl's one-member-per-record layout one record is lost),
-  ``trailing_garbage`` (bytes after the last member that are not zero padding), ``not_wet``
-  (no ``WARC/1.0`` line at all) and ``empty_file`` (nothing but whitespace). For a broken
-  member, the record that started before it is kept whole and what the member gave is the
-  dead letter's excerpt.
+  stream ends inside a member), ``corrupt_gzip`` (a damaged member or stretch of the file),
+  ``trailing_garbage`` (bytes after the last member that hold no member and are not zero
+  padding), ``not_wet`` and ``empty_file`` (nothing but whitespace). For a broken member, the
+  record that started before it is kept whole and what the member gave is the dead letter's
+  excerpt.
+* After damage, reading resumes at the next intact gzip member that starts a ``WARC/1.0``
+  record (``_scan_damage``), so every intact member after it is read. The damaged stretch is one
+  dead letter per record start found in it (a member whose gzip header is damaged but whose data
+  still starts a record, or a whole header whose data cannot be read): in Common Crawl's
+  one-record-per-member layout, one per lost record. Each says which bytes of the file it stands
+  for (``lost_bytes``, and ``detail``: the byte range, what is damaged, the ``WARC-Record-ID``
+  read from the damaged bytes). This costs nothing on clean input: the search runs after damage.
+* Not WET, not read as WET: a record whose ``WARC-Type`` is not ``conversion`` or ``warcinfo``
+  (a WARC's ``response``/``request``/``metadata`` records, a WAT's JSON ``metadata``), another
+  WARC version, or no ``WARC/1.0`` line at all is one ``not_wet`` dead letter, and the rest of
+  the file is not read (its bytes are counted). TFDS would clean a WARC response's HTML as text.
+* A stream that fails (a download that broke off past its retries) ends the file there: what
+  arrived is read to the end, the last whole record too, then the failure is raised.
 
 Identity of a record (INTERFACE.md "Identifiers"): ``record_offset`` is the offset, in the file as
 stored, of the gzip member in which the record starts, when the record starts that member (Common
@@ -291,8 +303,8 @@ def _gzip_chunks(head: bytes, read: Read) -> Chunks:
             except _INFLATE_ERRORS:
                 # A failed call gives nothing: if it was the member's first, read its start
                 # in small steps for the dead letter (the record's header names it).
-                kind, record = (
-                    _probe(bytes(fed[:_PROBE_IN]), 0) if base + pos == start else (0, b"")
+                kind, record, _ = (
+                    _probe(bytes(fed[:_PROBE_IN]), 0) if base + pos == start else (0, b"", 0)
                 )
                 broken = _SourceError(
                     REASON_CORRUPT_GZIP,
@@ -365,9 +377,9 @@ class _Candidates:
             self._from[i] = at
             if i == 0:
                 hit = data.find(b"\x1f\x8b", at)
-            elif i == 1:  # the 1f before it flipped (or lost: at the start of data)
-                hit = data.find(b"\x8b\x08", at)
-                hit = max(hit - 1, at) if hit >= 0 else -1
+            elif i == 1:  # the 1f before it damaged
+                hit = data.find(b"\x8b\x08", at + 1)
+                hit = hit - 1 if hit > 0 else -1
             else:
                 match = self._ONE_OFF.search(data, at)
                 hit = match.start() if match else -1
@@ -410,8 +422,9 @@ def _whole_header(window: bytes) -> bool:
     )
 
 
-def _probe(data: bytes, at: int) -> tuple[int, bytes]:
-    """What starts at ``data[at]``: ``(kind, what its data begins with)``.
+def _probe(data: bytes, at: int) -> tuple[int, bytes, int]:
+    """What starts at ``data[at]``: ``(kind, what its data begins with, where that data starts
+    after ``at``)``.
 
     ``_RESUME``: an intact gzip member starting a WARC record, where reading resumes;
     ``_BAD_HEADER_RECORD``: a record whose gzip header is damaged (its deflate data, read past a
@@ -423,21 +436,21 @@ def _probe(data: bytes, at: int) -> tuple[int, bytes]:
     if window.startswith(_MEMBER_MAGIC):
         out = _inflate_start(window, 31)
         if _starts_record(out):
-            return _RESUME, out
+            return _RESUME, out, 10
     for header in (10, 9, 11):
         out = _inflate_start(window[header:], -15)
         if _starts_record(out):
-            return _BAD_HEADER_RECORD, out
+            return _BAD_HEADER_RECORD, out, header
     if _whole_header(window):
-        return _BAD_MEMBER, _inflate_start(window[10:], -15)
-    return _NOTHING, b""
+        return _BAD_MEMBER, _inflate_start(window[10:], -15), 10
+    return _NOTHING, b"", 0
 
 
 def _damaged_gzip(head: bytes) -> bool:
     """Whether a file that does not start with a gzip header is gzip damaged at its start: a
     record starts in a gzip member in its first bytes (WET text hardly has bytes 1f or 8b)."""
     candidates = _Candidates(head[:_HEAD_SEARCH])
-    at = candidates.next(0)
+    at = 0  # its first byte may be lost: no candidate there, but a header of 9 bytes
     while at >= 0:
         if _probe(head, at)[0] in (_RESUME, _BAD_HEADER_RECORD):
             return True
@@ -466,18 +479,22 @@ def _scan_damage(
     broke while inflating). Returns ``(pending, base, eof)`` from the member found (or empty).
     """
     at = 0
+    claimed = -1  # where the data of the last record start found begins: found once only
     if first is None:  # no member at pending[0]: a record whose gzip header is damaged?
         while len(pending) < _PROBE_IN and not eof:
             more = read(_READ_SIZE)
             eof = not more
             pending += more
-        kind, record = _probe(pending, 0)
+        kind, record, data_at = _probe(pending, 0)
         if kind == _BAD_HEADER_RECORD:
             first = _SourceError(REASON_CORRUPT_GZIP, start, excerpt=record, detail=_BAD_HEADER)
+            claimed = base + data_at
         else:
             raw = pending[: EXCERPT_CHARS * 4]
             first = _SourceError(REASON_CORRUPT_GZIP, start, excerpt=raw, detail=_NO_MEMBER)
         at = 1
+    else:
+        claimed = start + 10  # a broken member's data, Common Crawl's header being 10 bytes
     piece = first
     candidates = _Candidates(pending)
     while True:
@@ -497,10 +514,11 @@ def _scan_damage(
             pending, at = pending[keep:] + block, 0
             candidates = _Candidates(pending)
             continue
-        kind, record = _probe(pending, hit)
-        if kind == _NOTHING:
+        kind, record, data_at = _probe(pending, hit)
+        if kind == _NOTHING or base + hit + data_at == claimed:
             at = hit + 1
             continue
+        claimed = base + hit + data_at
         yield _ended(piece, base + hit)
         if kind == _RESUME:
             return pending[hit:], base + hit, eof

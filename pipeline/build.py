@@ -13,7 +13,9 @@ shuffle stages hand back what they passed by on the side, and everything is spli
 end.
 
 Every branch (documents, dead letters, counters) flows into ``WriteC4``, which ends in one final
-transform: DaskRunner computes only the last transform of a graph.
+transform: DaskRunner computes only the last transform of a graph. Then the report
+(``pipeline/report/``): the stages record what it needs as they go, and ``BuildReport`` writes
+``DIR/report.html`` after everything else, its output the build's stats, still the last.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import apache_beam as beam
 from filters.lineage import Request
 from pipeline.config import BuildConfig
 from pipeline.io.http import FetchPolicy
-from pipeline.report.taps import RawSampleFn, enable_tallying, is_tally_batch
+from pipeline.report.taps import enable_report
 from pipeline.transforms.badwords import FilterBadwords
 from pipeline.transforms.clean import CleanPages
 from pipeline.transforms.common import is_counters, is_dead_letter, is_doc, is_not_doc
@@ -54,19 +56,6 @@ class C4Collections(NamedTuple):
     docs: beam.PCollection
     dead_letters: beam.PCollection
     stats: beam.PCollection
-
-
-class ReportTaps(NamedTuple):
-    """What the stages give the report (``pipeline/report/``) when it is on.
-
-    Attributes:
-        tallies: ``filters.report.TallyBatch`` per stage and bundle (drops per reason and domain,
-            languages detected, pages changed).
-        raw_sample: the bundles' samples of raw pages as read, before any rule.
-    """
-
-    tallies: beam.PCollection
-    raw_sample: beam.PCollection
 
 
 def stage_labels(config: BuildConfig) -> list[str]:
@@ -110,16 +99,16 @@ def build_collections(root: beam.Pipeline, config: BuildConfig) -> C4Collections
 
 def apply_stages(
     root: beam.Pipeline, config: BuildConfig, report: bool
-) -> tuple[C4Collections, ReportTaps | None]:
-    """``build_collections``; with ``report``, the stages also tally for the report and raw
-    pages are sampled as read (``ReportTaps``)."""
+) -> tuple[C4Collections, beam.PCollection | None]:
+    """``build_collections``; with ``report``, the stages also record for the report
+    (``pipeline/report/taps.py``), and what they emitted beside the documents (counters, dead
+    letters, the report's tallies and samples) is returned for it."""
     rules = config.rules
     blocklist = Request(frozenset(config.blocklist_urls), frozenset(config.blocklist_domains))
     fetch = FetchPolicy(
         max_concurrent=config.max_concurrent_downloads, max_attempts=config.download_attempts
     )
     stream = root | "ReadWet" >> ReadWet(config.inputs, rules, blocklist, fetch)
-    raw_sample = stream | "ReportRawSample" >> beam.ParDo(RawSampleFn()) if report else None
     # Shuffle stages hand back what they passed by separately: merging it into their output
     # would make the runner copy every page to build the merged collection.
     side = []
@@ -138,20 +127,19 @@ def apply_stages(
         dead_letters=rest | "DeadLetters" >> beam.Filter(is_dead_letter),
         stats=rest | "Counters" >> beam.Filter(is_counters),
     )
-    if raw_sample is None:
+    if not report:
         return collections, None
-    enable_tallying(root)
-    tallies = rest | "ReportTallies" >> beam.Filter(is_tally_batch)
-    return collections, ReportTaps(tallies, raw_sample)
+    enable_report(root, rules)
+    return collections, rest
 
 
 def build_pipeline(root: beam.Pipeline, config: BuildConfig) -> beam.PCollection:
     """The whole build: stages, then ``WriteC4`` (and masking), then the report (unless
     ``C4_BUILD_REPORT=0``); returns the single final PCollection."""
-    from pipeline.report.sink import BuildReport, ReportInputs, report_enabled
+    from pipeline.report.sink import BuildReport, report_enabled
     from pipeline.write import WriteC4
 
-    collections, taps = apply_stages(root, config, report=report_enabled())
+    collections, emitted = apply_stages(root, config, report=report_enabled())
     result: beam.PCollection = collections | "WriteC4" >> WriteC4(config)
     if config.mask:
         from pipeline.masking.run import MaskBuilt, mask_job
@@ -160,8 +148,7 @@ def build_pipeline(root: beam.Pipeline, config: BuildConfig) -> beam.PCollection
         result = collections.docs | "Mask" >> MaskBuilt(
             config.output_dir, after=result, job=mask_job(config.mask_options)
         )
-    if taps is not None:
+    if emitted is not None:
         # After everything it reads: stats.json, config.json, masked/config.json.
-        inputs = ReportInputs(collections.docs, collections.dead_letters, *taps)
-        result = inputs | "Report" >> BuildReport(config, after=result)
+        result = emitted | "Report" >> BuildReport(config, after=result)
     return result

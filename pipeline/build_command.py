@@ -133,10 +133,11 @@ def _build(argv: Sequence[str]) -> int:
         _LOG.exception("c4 build failed")
         print(f"c4 build: failed: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
         return 1
-    _print_summary(config.output_dir, time.monotonic() - started)
     from pipeline.report.run_facts import write_run_json  # run.json: what report.html leaves out
 
-    write_run_json(config.output_dir, args.runner, beam_args, time.monotonic() - started)
+    elapsed = time.monotonic() - started
+    write_run_json(config.output_dir, args.runner, beam_args, elapsed)
+    _print_summary(config.output_dir, elapsed)  # after run.json: it lists what was written
     return 0
 
 

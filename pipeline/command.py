@@ -6,6 +6,11 @@ any work starts; 1 a run that failed. Each command's parser lives with its comma
 ``pipeline/cloud/``); this module imports nothing of the project but ``filters.spec``, so every
 command can use it without an import cycle.
 
+Unknown flags: ``OneLineParser.parse_args`` names each with the closest known one (difflib);
+a command whose remaining flags go to Beam (``parse_command_line``) refuses those Beam does not
+know either, which Beam itself would drop ("Discarding unparseable args"). Ctrl-C:
+``interrupt_exits`` ends a running command with one line and exit 130.
+
 Private Beam APIs (docs/runners.md; ``pipeline.runners.PATCHED_BEAM_VERSION``):
 
 - ``apache_beam.options.pipeline_options._BeamArgumentParser``, subclassed so that a bad Beam
@@ -146,8 +151,9 @@ def import_runner_options(runner: str | None) -> None:
             __import__(module)
 
 
-def _option_classes(root: type) -> Iterator[type]:
-    for cls in root.__subclasses__():
+def _option_classes(root: Any) -> Iterator[Any]:
+    subclasses: list[Any] = root.__subclasses__()
+    for cls in subclasses:
         yield cls
         yield from _option_classes(cls)
 
@@ -231,14 +237,34 @@ def _descendants() -> list[int]:
     """This process's child processes, and theirs (SDK workers, a local Dask cluster)."""
     try:
         import psutil
-    except ImportError:
-        import multiprocessing
-
-        return [p.pid for p in multiprocessing.active_children() if p.pid]
+    except ImportError:  # not a dependency of ours: Linux's /proc says the same
+        return _descendants_from_proc()
     try:
         return [p.pid for p in psutil.Process().children(recursive=True)]
     except psutil.Error:
         return []
+
+
+def _descendants_from_proc(root: int | None = None) -> list[int]:
+    """The processes below ``root`` (this one), from each process's parent in ``/proc``."""
+    children: dict[int, list[int]] = {}
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", encoding="utf-8") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found: list[int] = []
+    todo = [os.getpid() if root is None else root]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        found += kids
+        todo += kids
+    return found
 
 
 @contextlib.contextmanager

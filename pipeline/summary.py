@@ -286,9 +286,12 @@ def build_outputs(stats: Mapping[str, Any]) -> list[str]:
         "lineage/",
         "masked/",
         "dead_letter/",
+        "report/",
         "stats.json",
         "config.json",
         "DATA_CARD.md",
+        "report.html",
+        "run.json",
     ]
 
 
@@ -301,7 +304,7 @@ def _written_by_stats(stats: Mapping[str, Any]) -> list[str]:
         for path in build_outputs(stats)
         if (kept or path not in ("parquet/", "lineage/"))
         and (dead or path != "dead_letter/")
-        and path != "masked/"
+        and path not in ("masked/", "report/", "report.html", "run.json")
     ]
 
 

@@ -135,6 +135,10 @@ def run_forget(argv: Sequence[str]) -> int:
     json_path, text_path = _write_report(build, report)
     print(format_report(report), end="")
     print(f"report: {json_path}\n        {text_path}")
+    from pipeline.report.store import remove_report
+
+    if remove_report(build.root):  # it may list a forgotten document: c4 report makes it anew
+        print(f"DIR/report.html removed (it sampled the documents): c4 report {args.dir}")
     return 0
 
 

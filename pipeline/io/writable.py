@@ -74,7 +74,7 @@ def _gcs_client(flag: str) -> Any:
     Raises:
         UsageError: no credentials are configured.
     """
-    from google.cloud import storage
+    import google.cloud.storage as storage
 
     if emulator_host() is not None:
         return storage.Client.create_anonymous_client()
@@ -84,7 +84,7 @@ def _gcs_client(flag: str) -> Any:
     try:
         credentials, project = google.auth.default(scopes=[_WRITE_SCOPE])
     except DefaultCredentialsError as exc:
-        first = str(exc).splitlines()[0][:200]
+        first = str(exc).splitlines()[0].split(". ")[0].rstrip(".")[:160]
         raise UsageError(f"{flag}: no Google Cloud credentials ({first}); {_LOGIN_HINT}") from None
     return storage.Client(project=project, credentials=credentials)
 

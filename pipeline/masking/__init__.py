@@ -5,7 +5,8 @@
 ``write`` (the Beam stage and sink), ``run`` (``c4 mask`` and ``c4 vocab``).
 
 May import: ``filters/``, ``formats/``, ``io/``, the build's ``write``/``lineage``/``options``,
-``runners.select`` and ``command``; never ``forget/``, ``cloud/`` or ``cli``. Pure modules only
+``runners.select``, ``runners.direct``, ``runners.display`` (the live progress) and
+``command``; never ``forget/``, ``cloud/`` or ``cli``. Pure modules only
 are re-exported here; the Beam stage is ``pipeline.masking.mask_transform``.
 """
 

@@ -265,9 +265,11 @@ def run_mask(argv: Sequence[str]) -> int:
 
 
 def _mask(argv: Sequence[str]) -> int:
-    from pipeline.command import parse_command_line
+    from pipeline.command import on_interrupt, parse_command_line
     from pipeline.io.writable import check_writable
     from pipeline.options import run_options
+    from pipeline.runners.direct import C4DirectRunner
+    from pipeline.runners.display import watching
     from pipeline.runners.select import make_runner
 
     parsed = parse_command_line(mask_parser(), argv)
@@ -292,9 +294,16 @@ def _mask(argv: Sequence[str]) -> int:
         return 2
     started = time.monotonic()
     try:
-        _run_graph(
-            lambda p: mask_pipeline(p, shards, masked_dir, job, build_dir=args.dir), runner, options
-        )
+        with watching(
+            "c4 mask",
+            after_first_stage=isinstance(runner, C4DirectRunner),
+            on_interrupt=on_interrupt,
+        ):
+            _run_graph(
+                lambda p: mask_pipeline(p, shards, masked_dir, job, build_dir=args.dir),
+                runner,
+                options,
+            )
     except Exception as exc:
         _LOG.exception("c4 mask failed")
         print(f"c4 mask: failed: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)

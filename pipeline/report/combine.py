@@ -1,39 +1,44 @@
-"""The report's combiners: tallies summed exactly, then every kind cut to its bounded top.
+"""The report's merges: tallies summed exactly, samples merged, every kind cut to its bounded top.
 
-``ReportParts`` takes two collections: what the stages and taps emitted (``TallyBatch``\\ es and
-``SamplePart``\\ s) and the build's stats dict (one element), and returns one element: per kind,
-the items the report keeps (``filters/report.py``'s ``limit_of``).
+``ReportParts`` takes what the stages emitted beside the documents (their ``TallyBatch``\\ es and
+``SamplePart``\\ s, dead letters, counters) flattened with the build's stats dict, and returns one
+``("", parts)`` element whose parts ``merge_parts`` turns into, per kind, the items the report
+keeps (``filters/report.py``'s ``limit_of``).
 
-Tallies are summed exactly in ``buckets`` key ranges (crc32 of the key): every ``(kind, key)``
-is summed whole in one bucket, so the top ``k`` of each bucket holds every key of the overall top
-``k``, and no worker holds more than a bucket's keys. The buckets grow with the input, as line
-dedup's do. A bundle's tallies travel as one table per bucket, not one element per key: on a
-small build, per-element overhead would be most of what the report costs. Sample parts merge
-per kind. Then all parts meet in one ``ReportCombineFn``. Everything is exact and order-free,
-so the result depends on the data only.
+Tallies are summed exactly in ``buckets`` key ranges (crc32 of the key): every ``(kind, key)`` is
+summed whole in one bucket, so the top ``k`` of each bucket holds every key of the overall top
+``k``, and no worker holds more than a bucket's keys; the buckets grow with the input, as line
+dedup's do. A bundle's tallies travel as one table per bucket, not one element per key. Samples
+merge per kind. Everything is exact and order-free, so the result depends on the data only.
+
+Two ``GroupByKey``\\ s, not ``CombinePerKey``\\ s: what crosses them is already summed per bundle,
+so lifting would save little, and Beam spends several times the CPU applying a ``CombinePerKey``
+(~12 ms) as a ``GroupByKey`` (~3 ms) when it builds the graph, which on a small build is a good
+part of what the whole report may cost. Each group is merged as it is read, keeping only sums of
+its bucket or the best items of its kind.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import apache_beam as beam
 
 from filters import report as rules
+from filters.records import DeadLetter
+from filters.report import SamplePart, TallyBatch
 from pipeline import summary
 from pipeline.report.aggregates import STATS_KIND
-from pipeline.report.taps import SamplePart
 
 Parts = dict[str, list[Any]]
 Part = tuple[str, list[Any]]
 Table = dict[tuple[str, str], int]
-# Per key: a bucket's summed tallies, or a sample kind's merged items.
-Summed = Table | SamplePart | None
 # Tally buckets per input file, and their bounds (as pipeline.transforms.dedup.vote_buckets).
 BUCKETS_PER_FILE = 4
 MAX_BUCKETS = 1 << 16
+TALLY, SAMPLE, STATS = "tally", "sample", "stats"
 
 
 def tally_buckets(n_files: int) -> int:
@@ -41,124 +46,101 @@ def tally_buckets(n_files: int) -> int:
     return max(BUCKETS_PER_FILE, min(MAX_BUCKETS, BUCKETS_PER_FILE * n_files))
 
 
-def _merge(acc: Summed, value: Summed) -> Summed:
-    if acc is None:
-        return dict(value) if isinstance(value, dict) else value
-    if isinstance(acc, dict):
-        assert isinstance(value, dict)
-        for key, n in value.items():
-            acc[key] = acc.get(key, 0) + n
-        return acc
-    assert isinstance(value, SamplePart)
-    items = rules.merge_smallest([acc.items, value.items], rules.limit_of(acc.kind))
-    return SamplePart(acc.kind, items)
-
-
-class SumFn(beam.CombineFn):  # type: ignore[misc]
-    """Per bucket: tables of ``(kind, key) -> count`` summed; per sample kind: bundles merged
-    (sorted lists: the ``limit_of(kind)`` smallest of their union)."""
-
-    def create_accumulator(self) -> Summed:
-        return None
-
-    def add_input(self, acc: Summed, value: Summed) -> Summed:
-        return _merge(acc, value)
-
-    def merge_accumulators(self, accumulators: Iterable[Summed]) -> Summed:
-        out: Summed = None
-        for acc in accumulators:
-            if acc is not None:
-                out = _merge(out, acc)
-        return out
-
-    def extract_output(self, acc: Summed) -> Summed:
-        return acc
-
-
-class ReportCombineFn(beam.CombineFn):  # type: ignore[misc]
-    """``(kind, items)`` parts -> per kind, its ``limit_of(kind)`` smallest items, sorted.
-
-    Parts are appended and cut back to the limit once a kind holds twice as many, so memory is
-    bounded by the kinds' limits, not by the number of keys.
-    """
-
-    def create_accumulator(self) -> Parts:
-        return {}
-
-    def add_input(self, acc: Parts, part: Part) -> Parts:
-        kind, items = part
-        held = acc.setdefault(kind, [])
-        held.extend(items)
-        limit = rules.limit_of(kind)
-        if len(held) > 2 * limit:
-            acc[kind] = rules.smallest(held, limit)
-        return acc
-
-    def merge_accumulators(self, accumulators: Iterable[Parts]) -> Parts:
-        merged: Parts = {}
-        for acc in accumulators:
-            for kind, items in acc.items():
-                self.add_input(merged, (kind, items))
-        return merged
-
-    def extract_output(self, acc: Parts) -> Parts:
-        return {k: rules.smallest(v, rules.limit_of(k)) for k, v in sorted(acc.items())}
-
-
 def bucket_of(key: str, buckets: int) -> int:
     """The tally bucket of a key (crc32: the same in every process, unlike ``hash``)."""
     return zlib.crc32(key.encode("utf-8")) % buckets
 
 
-def keyed(
-    item: rules.TallyBatch | SamplePart, buckets: int
-) -> Iterator[tuple[tuple[str, Any], Summed]]:
-    """What a stage or tap emitted, keyed for ``SumFn``: a table per bucket, or the sample."""
+def dead_letter_row(letter: DeadLetter) -> tuple[str, str, int]:
+    """A dead letter as a tally row: its stage and the first word of its reason."""
+    reason = letter.reason.split(":", 1)[0].strip()[:80] or "unknown"
+    return rules.DEAD_LETTER, f"{letter.stage}\t{reason}", 1
+
+
+def is_stats(item: object) -> bool:
+    """The build's stats (stats.json's content), not a stage's partial counters."""
+    return isinstance(item, dict) and "reconciliation" in item
+
+
+def keyed(item: Any, buckets: int) -> Iterator[tuple[tuple[str, Any], Any]]:
+    """An element beside the documents, keyed for grouping: a table of tallies per bucket, a
+    sample by kind, the stats; partial counters and anything else are not the report's."""
     if isinstance(item, SamplePart):
-        yield ("sample", item.kind), item
+        yield (SAMPLE, item.kind), item
+        return
+    if isinstance(item, DeadLetter):
+        rows: tuple[tuple[str, str, int], ...] = (dead_letter_row(item),)
+    elif isinstance(item, TallyBatch):
+        rows = item.rows
+    elif is_stats(item):
+        yield (STATS, ""), summary.json_text(item)
+        return
+    else:
         return
     tables: dict[int, Table] = {}
-    for kind, key, n in item.rows:
+    for kind, key, n in rows:
         table = tables.setdefault(bucket_of(key, buckets), {})
         table[kind, key] = table.get((kind, key), 0) + n
     for bucket, table in sorted(tables.items()):
-        yield ("tally", bucket), table
+        yield (TALLY, bucket), table
 
 
-def to_parts(summed: tuple[tuple[str, Any], Summed]) -> Iterator[tuple[str, Part]]:
-    """A bucket's sums -> per kind, its top items; a merged sample -> its part."""
-    _, value = summed
-    if isinstance(value, SamplePart):
-        yield "", (value.kind, value.items)
+def merged(group: tuple[tuple[str, Any], Iterable[Any]]) -> Iterator[tuple[str, Part]]:
+    """A group -> its parts: a bucket's tables summed, then per kind its top items; a kind's
+    samples merged; the stats as they are."""
+    (what, key), values = group
+    if what == STATS:
+        for text in values:
+            yield "", (STATS_KIND, [(0, text)])
         return
+    if what == SAMPLE:
+        limit = rules.limit_of(key)
+        items: list[Any] = []
+        for part in values:
+            items = rules.merge_smallest([items, part.items], limit)
+        yield "", (key, items)
+        return
+    total: Table = {}
+    for table in values:
+        for name, n in table.items():
+            total[name] = total.get(name, 0) + n
     per_kind: dict[str, list[tuple[int, str]]] = {}
-    for (kind, key), n in (value or {}).items():
-        per_kind.setdefault(kind, []).append(rules.tally_item(key, n))
-    for kind, items in sorted(per_kind.items()):
-        yield "", (kind, rules.smallest(items, rules.limit_of(kind)))
+    for (kind, name), n in total.items():
+        per_kind.setdefault(kind, []).append(rules.tally_item(name, n))
+    for kind, found in sorted(per_kind.items()):
+        yield "", (kind, rules.smallest(found, rules.limit_of(kind)))
 
 
-def stats_part(stats: dict[str, Any]) -> tuple[str, Part]:
-    return "", (STATS_KIND, [(0, summary.json_text(stats))])
+def merge_parts(parts: Iterable[Part]) -> Parts:
+    """Parts -> per kind, its ``limit_of(kind)`` smallest items, sorted; held parts are cut back
+    to the limit once a kind holds twice as many, so memory stays bounded by the limits."""
+    held: Parts = {}
+    for kind, items in parts:
+        found = held.setdefault(kind, [])
+        found.extend(items)
+        if len(found) > 2 * rules.limit_of(kind):
+            held[kind] = rules.smallest(found, rules.limit_of(kind))
+    return {k: rules.smallest(v, rules.limit_of(k)) for k, v in sorted(held.items())}
+
+
+def split_stats(parts: Mapping[str, list[Any]]) -> tuple[str, Parts]:
+    """``(stats.json text, the other parts)``."""
+    rest = dict(parts)
+    return rest.pop(STATS_KIND)[0][1], rest
 
 
 class ReportParts(beam.PTransform):  # type: ignore[misc]
-    """``(tally batches and sample parts, stats)`` -> one ``("", parts)`` element."""
+    """What the stages emitted beside the documents, and the stats -> one ``("", parts)``."""
 
     def __init__(self, buckets: int = BUCKETS_PER_FILE) -> None:
         super().__init__()
         self._buckets = buckets
 
-    def expand(self, inputs: tuple[beam.PCollection, beam.PCollection]) -> beam.PCollection:
-        emitted, stats = inputs
-        summed = (
+    def expand(self, emitted: beam.PCollection) -> beam.PCollection:
+        return (
             emitted
             | "Keyed" >> beam.FlatMap(keyed, buckets=self._buckets)
-            | "Sum" >> beam.CombinePerKey(SumFn())
-            | "ToParts" >> beam.FlatMap(to_parts)
-        )
-        return (
-            (summed, stats | "StatsPart" >> beam.Map(stats_part))
-            | "AllParts" >> beam.Flatten()
-            | "MergeParts" >> beam.CombinePerKey(ReportCombineFn())
+            | "GroupParts" >> beam.GroupByKey()
+            | "MergeGroups" >> beam.FlatMap(merged)
+            | "GatherParts" >> beam.GroupByKey()
         )

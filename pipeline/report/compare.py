@@ -43,10 +43,20 @@ def differences(a: Any, b: Any) -> Table:
     rows += _diff_rows(
         "dead letters", a.stats.get("dead_letters", {}), b.stats.get("dead_letters", {})
     )
-    for what, key in (("domain", "domains"), ("TLD", "tlds")):
+    for what, key, limit in (("domain", "domains", rules.LIMITS[rules.DOMAIN]),
+                             ("TLD", "tlds", rules.LIMITS[rules.TLD])):  # fmt: skip
         top_a = dict((a.aggregates or {}).get(key) or [])
         top_b = dict((b.aggregates or {}).get(key) or [])
-        rows += _diff_rows(f"{what} (top)", top_a, top_b)
+        # A name missing from a full top list may just rank below it: not a 0.
+        known = {
+            name for name in set(top_a) | set(top_b)
+            if (name in top_a or len(top_a) < limit) and (name in top_b or len(top_b) < limit)
+        }  # fmt: skip
+        rows += _diff_rows(
+            f"{what} (top {limit})",
+            {n: c for n, c in top_a.items() if n in known},
+            {n: c for n, c in top_b.items() if n in known},
+        )
     rows += _diff_rows("language", dict(language_counts(a)[0]), dict(language_counts(b)[0]))
     if not rows:
         rows = [("", "no difference in the aggregates", "", "", "")]

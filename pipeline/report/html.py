@@ -9,6 +9,7 @@ runner, host, throughput) is in ``run.json``, which the page links to.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from html import escape
 from typing import Any
@@ -17,6 +18,8 @@ from pipeline.report import svg
 from pipeline.report.compare import compare_sections
 from pipeline.report.model import Chart, Section, Table, count, sections
 
+# A cell holding a number ("1,234", "-5", "12.50%", "3 (1.2%)"): right-aligned.
+_NUMBER_RE = re.compile(r"^[+\-−]?\d[\d,]*(\.\d+)?%?( \(.*\))?$")
 STYLE = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;margin:0;
 color:#222;background:#fff;line-height:1.4}
@@ -26,7 +29,8 @@ h3{margin:18px 0 2px;font-size:15px}main{padding:0 32px 40px;max-width:1100px}
 .summary span{display:inline-block;margin-right:18px}.summary b{font-size:17px}
 nav a{margin-right:12px;font-size:13px}p.caption{margin:2px 0 4px;color:#555;font-size:13px}
 table{border-collapse:collapse;font-size:12px;margin:6px 0 10px}
-td,th{border:1px solid #ddd;padding:2px 6px;text-align:left;vertical-align:top}
+td,th{border:1px solid #ddd;padding:2px 6px;text-align:left;vertical-align:top;
+overflow-wrap:anywhere}
 td.n{text-align:right;white-space:nowrap}th{background:#f4f6f8}
 details summary{cursor:pointer;color:#4e79a7;font-size:12px}.note{color:#8a5a00}
 td.text{max-width:420px;color:#444}footer{color:#777;font-size:12px;padding:0 32px 24px}
@@ -39,7 +43,7 @@ def _table(table: Table) -> str:
     for row in table.rows:
         cells = []
         for i, cell in enumerate(row):
-            numeric = cell[:1].isdigit() or (cell[:1] in "+-−" and cell[1:2].isdigit())
+            numeric = bool(_NUMBER_RE.match(cell))
             cls = ' class="n"' if numeric and i else (' class="text"' if len(cell) > 60 else "")
             cells.append(f"<td{cls}>{escape(cell)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
@@ -111,6 +115,17 @@ def _summary(stats: dict[str, Any]) -> str:
     return "".join(f"<span>{escape(k)}: <b>{escape(v)}</b></span>" for k, v in items)
 
 
+RECOMPUTED = (
+    "This build was made before c4 report: its aggregates were recomputed from its outputs, "
+    "which do not hold the raw pages, the domains of dropped pages, the language of pages the "
+    "detector was unsure of, or the pages line dedup changed."
+)
+
+
+def _recomputed(files: Any) -> bool:
+    return bool(files.aggregates) and files.aggregates.get("source") == "outputs"
+
+
 def render(builds: Sequence[Any], names: Sequence[str], run_links: Sequence[str]) -> str:
     """The page of one build (``names`` and ``run_links`` of one), or of two compared.
 
@@ -129,6 +144,7 @@ def render(builds: Sequence[Any], names: Sequence[str], run_links: Sequence[str]
     nav = "".join(f'<a href="#{escape(s.key)}">{escape(s.title)}</a>' for s in body)
     summaries = "".join(
         f'<p class="summary">{escape(name + ": ") if compared else ""}{_summary(b.stats)}</p>'
+        + (f'<p class="note">{escape(RECOMPUTED)}</p>' if _recomputed(b) else "")
         for b, name in zip(builds, names, strict=True)
     )
     runs = " · ".join(

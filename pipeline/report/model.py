@@ -423,14 +423,14 @@ def dedup_chart(files: Any) -> Chart:
         for name, n in sorted(counters.items()):
             if name.startswith(f"{ns}/line-filtered:"):
                 what = name.split(":", 1)[1].replace("_", " ")
-                rows.append(Row(f"{ns}: lines removed, {what}", n, count(n)))
+                rows.append(Row(f"lines removed: {what}", n, count(n)))
         if touched is not None and ns in touched:
             n = int(touched[ns])
-            rows.append(Row(f"{ns}: pages that lost lines", n, count(n)))
+            rows.append(Row("pages that lost lines", n, count(n)))
         for name, n in sorted(counters.items()):
             if name.startswith(f"{ns}/filtered"):
                 what = name.partition(":")[2].replace("_", " ") or "filtered"
-                rows.append(Row(f"{ns}: pages dropped, {what}", n, count(n)))
+                rows.append(Row(f"pages dropped: {what}", n, count(n)))
     caption = "URL dedup keeps one page per normalized URL; line dedup removes lines seen on an"
     caption += " earlier page, and drops pages left too short."
     if touched is None:

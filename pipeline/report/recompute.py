@@ -2,11 +2,12 @@
 
 The documents are in ``DIR/parquet/`` (text, url, provenance) and ``DIR/lineage/`` (domain, same
 rows in the same order), the counters in ``stats.json``, the unreadable input in
-``dead_letter/``. The job reads each shard once, spread over workers, and feeds the same taps and
-combiners as ``c4 build`` (``KeptSampleFn``, ``ReportParts``), so what it can compute equals what
-the build would have (tested). What only the build sees is left out, and the page says so: raw
-pages before any rule, the domains of dropped pages, the language of each page the detector was
-unsure of, the pages line dedup changed (``aggregates.json`` ``source: outputs``).
+``dead_letter/``. The job reads each shard once, spread over workers, and feeds the same recorder
+and combiners as ``c4 build`` (``filters.report.Recorder``, ``ReportParts``), so what it can
+compute equals what the build would have (tested). What only the build sees is left out, and the
+page says so: raw pages before any rule, the domains of dropped pages, the language of each page
+the detector was unsure of, the pages line dedup changed (``aggregates.json`` ``source:
+outputs``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import io
 import json
 import posixpath
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,9 @@ import pyarrow.parquet as pq
 from filters.records import DeadLetter, Page
 from filters.spec import resolve_rules
 from pipeline import lineage
-from pipeline.report.aggregates import SOURCE_OUTPUTS, STATS_KIND, build_aggregates
-from pipeline.report.combine import ReportParts, tally_buckets
-from pipeline.report.taps import KeptSampleFn, dead_letter_tally
+from pipeline.report.aggregates import SOURCE_OUTPUTS, build_aggregates
+from pipeline.report.combine import Part, ReportParts, merge_parts, split_stats, tally_buckets
+from pipeline.report.taps import KeptDocumentsFn
 from pipeline.write import join
 
 DOC_COLUMNS = ["url", "text", "doc_id", "source_file", "record_offset"]
@@ -91,9 +92,8 @@ class _SaveFn(beam.DoFn):
         super().__init__()
         self._path = path
 
-    def process(self, keyed: tuple[str, dict[str, Any]]) -> Iterator[int]:
-        parts = dict(keyed[1])
-        parts.pop(STATS_KIND, None)
+    def process(self, gathered: tuple[str, Iterable[Part]]) -> Iterator[int]:
+        _, parts = split_stats(merge_parts(gathered[1]))
         aggregates = build_aggregates(parts, SOURCE_OUTPUTS)
         Path(self._path).write_text(json.dumps(aggregates, sort_keys=True), encoding="utf-8")
         yield 1
@@ -117,13 +117,10 @@ def recompute(output_dir: str, stats: dict[str, Any], config: dict[str, Any]) ->
             | "ReadDocuments" >> beam.FlatMap(read_documents)
         )
         emitted = (
-            docs | "SampleKept" >> beam.ParDo(KeptSampleFn(rules)),
-            p
-            | "DeadLetters" >> beam.Create(dead_letters_of(output_dir))
-            | "DeadLetterTallies" >> beam.Map(dead_letter_tally),
+            docs | "Record" >> beam.ParDo(KeptDocumentsFn(rules)),
+            p | "DeadLettersAndStats" >> beam.Create([*dead_letters_of(output_dir), stats]),
         ) | "Emitted" >> beam.Flatten()
-        stats_in = p | "Stats" >> beam.Create([stats])
-        merged = (emitted, stats_in) | "Merge" >> ReportParts(tally_buckets(len(shards)))
+        merged = emitted | "Merge" >> ReportParts(tally_buckets(len(shards)))
         _ = merged | "Save" >> beam.ParDo(_SaveFn(saved))
         run_to_completion(p)
         aggregates: dict[str, Any] = json.loads(Path(saved).read_text(encoding="utf-8"))

@@ -1,8 +1,8 @@
 """The report in ``c4 build``: taps on the stages' output, combiners, then the page, written last.
 
 ``BuildReport(config, after=...)`` is applied by ``pipeline.build.build_pipeline`` after the
-sinks (and after masking): it samples and tallies the documents, merges everything the stages
-tallied and sampled (``pipeline.report.combine``), and when the build's stats arrive (so
+sinks (and after masking): it merges everything the stages tallied and sampled
+(``pipeline.report.taps``, ``pipeline.report.combine``), and when the build's stats arrive (so
 ``stats.json``, ``config.json`` and the masked output are on disk) writes
 ``DIR/report/aggregates.json`` and then ``DIR/report.html``, rendered from the files exactly as
 ``c4 report DIR`` renders them. Its output is the build's stats, unchanged: the pipeline's final
@@ -15,17 +15,16 @@ internal switch, for measuring what the report costs (``benchmarks/report_cost.p
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
-from typing import Any, NamedTuple, Protocol
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Protocol
 
 import apache_beam as beam
 
 from filters.spec import C4Rules
-from pipeline.report.aggregates import AGGREGATES_PATH, SOURCE_BUILD, STATS_KIND, build_aggregates
-from pipeline.report.combine import ReportParts, tally_buckets
+from pipeline.report.aggregates import AGGREGATES_PATH, SOURCE_BUILD, build_aggregates
+from pipeline.report.combine import Part, ReportParts, merge_parts, split_stats, tally_buckets
 from pipeline.report.html import render
 from pipeline.report.store import REPORT_HTML, RUN_JSON, load_build, write_json, write_page
-from pipeline.report.taps import KeptSampleFn, dead_letter_tally
 from pipeline.write import join
 
 SWITCH = "C4_BUILD_REPORT"
@@ -48,15 +47,6 @@ class ReportConfig(Protocol):
     def inputs(self) -> tuple[Any, ...]: ...
 
 
-class ReportInputs(NamedTuple):
-    """What the report reads of the build graph (``pipeline.build.apply_stages``)."""
-
-    docs: beam.PCollection
-    dead_letters: beam.PCollection
-    tallies: beam.PCollection
-    raw_sample: beam.PCollection
-
-
 def page_of_build(output_dir: str) -> str:
     """``DIR/report.html``'s content, from the build's files (its aggregates must exist)."""
     files = load_build(output_dir)
@@ -70,19 +60,20 @@ class _WriteReportFn(beam.DoFn):
         super().__init__()
         self._output_dir = output_dir
 
-    def process(self, keyed: tuple[str, dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    def process(self, gathered: tuple[str, Iterable[Part]]) -> Iterator[dict[str, Any]]:
         import json
 
-        parts = dict(keyed[1])
-        stats = json.loads(parts.pop(STATS_KIND)[0][1])
+        stats, parts = split_stats(merge_parts(gathered[1]))
         out = self._output_dir
         write_json(join(out, AGGREGATES_PATH), build_aggregates(parts, SOURCE_BUILD))
         write_page(join(out, REPORT_HTML), page_of_build(out))
-        yield stats
+        yield json.loads(stats)
 
 
 class BuildReport(beam.PTransform):  # type: ignore[misc]
-    """``ReportInputs`` -> the build's stats, once the report is written."""
+    """What the stages emitted beside the documents (``pipeline.build.apply_stages``: counters,
+    dead letters, the report's tallies and samples) -> the build's stats, once the report is
+    written."""
 
     def __init__(self, config: ReportConfig, after: beam.PCollection) -> None:
         super().__init__()
@@ -91,15 +82,10 @@ class BuildReport(beam.PTransform):  # type: ignore[misc]
         self._files = len(config.inputs)
         self._after = after
 
-    def expand(self, colls: ReportInputs) -> beam.PCollection:
-        emitted = (
-            colls.tallies,
-            colls.raw_sample,
-            colls.docs | "SampleKept" >> beam.ParDo(KeptSampleFn(self._rules)),
-            colls.dead_letters | "DeadLetterTallies" >> beam.Map(dead_letter_tally),
-        ) | "Emitted" >> beam.Flatten()
+    def expand(self, emitted: beam.PCollection) -> beam.PCollection:
         return (
             (emitted, self._after)
+            | "WithStats" >> beam.Flatten()
             | "Merge" >> ReportParts(tally_buckets(self._files))
             | "Write" >> beam.ParDo(_WriteReportFn(self._output_dir))
         )

@@ -105,3 +105,13 @@ def load_build(output_dir: str) -> BuildFiles:
     config = read_json(join(output_dir, "config.json")) or {}
     aggregates = read_json(join(output_dir, AGGREGATES_PATH))
     return BuildFiles(stats, config, aggregates, read_masked(output_dir))
+
+
+def remove_report(output_dir: str) -> bool:
+    """Delete a build's page and aggregates (``c4 forget``: they list sampled documents by url,
+    with an excerpt, and count documents per domain); whether there was one to delete."""
+    paths = [join(output_dir, REPORT_HTML), join(output_dir, AGGREGATES_PATH)]
+    found = [path for path in paths if FileSystems.exists(path)]
+    if found:
+        FileSystems.delete(found)
+    return bool(found)

@@ -1,9 +1,10 @@
 """The report's charts: inline SVG written here, no plotting library, no script, no network.
 
 Pure. Two kinds cover every chart: horizontal bars (``hbars``: a label and one bar per series on
-each row) and grouped columns (``columns``: histogram bins). Each bar carries its number as text,
-so the page's text holds every number a chart draws. Coordinates are printed with one decimal
-and the colours are fixed, so the same data always gives the same bytes.
+each row) and grouped columns (``columns``: histogram bins). Each bar carries its number as text
+(an empty column's 0 is left to the table under the chart), so the page's text holds every
+number a chart draws. Coordinates are printed with one decimal and the colours are fixed, so
+the same data always gives the same bytes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import NamedTuple
 PALETTE = ("#4e79a7", "#e15759")
 WIDTH = 760
 LABEL_WIDTH = 250
-VALUE_WIDTH = 150
+VALUE_WIDTH = 210
 BAR_HEIGHT = 13
 ROW_GAP = 7
 FONT = "font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif"
@@ -123,6 +124,8 @@ def columns(
                 f'<rect x="{_n(x)}" y="{_n(base - h)}" width="{_n(bar - 1)}" height="{_n(h)}" '
                 f'fill="{PALETTE[s % len(PALETTE)]}"/>'
             )
+            if not values[s][b]:
+                continue  # an empty bin's 0 is in the table; on the chart it is clutter
             label_y = base - h - 3 - (10 if s % 2 else 0)
             out.append(
                 f'<text x="{_n(x + bar / 2)}" y="{_n(label_y)}" text-anchor="middle" '

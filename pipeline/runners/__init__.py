@@ -3,7 +3,8 @@
 ``select`` maps ``--runner NAME`` to an instance; ``direct`` is the DirectRunner on Beam's
 FnApiRunner, with its helpers ``forked_workers``, ``sdk_worker``, ``streamed_inputs``,
 ``flatten_sink`` and ``balanced_bundles``; ``dask`` is the fixed DaskRunner; ``startup``
-keeps unused integrations out of a process. docs/runners.md explains every patch.
+keeps unused integrations out of a process; ``progress`` (workers report how far they are) and
+``display`` (the live line a run shows) watch a local run. docs/runners.md explains every patch.
 
 These modules reach into **private Beam APIs** (each names the ones it uses in its docstring's
 "Private Beam APIs" paragraph), written against the Beam version in ``PATCHED_BEAM_VERSION``

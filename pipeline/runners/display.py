@@ -184,6 +184,7 @@ def watching(
     if every <= 0:
         yield None
         return
+    progress.note_stages(0)  # nothing left from an earlier run in this process
     directory = tempfile.mkdtemp(prefix="c4-progress-")
     remove = _remover(directory)
     if on_interrupt is not None:

@@ -32,7 +32,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindows
 
 from filters.records import DeadLetter, Page
-from filters.report import TOUCHED, Tallies
+from filters.report import Recorder
 
 _LOG = logging.getLogger(__name__)
 EXCERPT_CHARS = 200
@@ -98,21 +98,21 @@ def is_counters(x: object) -> bool:
 class CountingDoFn(beam.DoFn):
     """A DoFn that sums its counters over a bundle and emits them as one dict at its end.
 
-    In a build that writes a report, ``pipeline.report`` sets ``tallying`` on every such DoFn of
-    the graph: it then also tallies what the report needs (``filters.report.Tallies``: pages
-    dropped per reason and domain, ...) and emits them as one ``TallyBatch`` per bundle too.
+    In a build that writes a report, ``pipeline.report`` gives every such DoFn of the graph a
+    ``report`` (``filters.report.Recorder``): the stage tells it what it decides and sees (pages
+    dropped per reason and domain, ...), and its tallies and samples leave with the bundle too.
     """
 
-    tallying = False
+    report: Recorder | None = None
 
     def __init__(self) -> None:
         super().__init__()
         self._bundle: Counter[str] = Counter()
-        self.tallies = Tallies()
 
     def start_bundle(self) -> None:
         self._bundle = Counter()
-        self.tallies = Tallies()
+        if self.report is not None:
+            self.report.reset()
 
     def count(self, counters: Mapping[str, int]) -> None:
         """Add ``counters`` to this bundle's totals."""
@@ -134,8 +134,9 @@ class CountingDoFn(beam.DoFn):
         counters = self.bundle_counters()
         if counters:
             yield GlobalWindows.windowed_value(counters)
-        if self.tallies:
-            yield GlobalWindows.windowed_value(self.tallies.batch())
+        if self.report is not None:
+            for part in self.report.parts():
+                yield GlobalWindows.windowed_value(part)
 
 
 def dead_letter_for(page: Page, stage: str, exc: BaseException) -> DeadLetter:
@@ -178,11 +179,11 @@ class PageStageFn(CountingDoFn):
             yield dead_letter_for(item, self.stage, exc)
             return
         self.count(counters)
-        if self.tallying:
+        if self.report is not None:
             if kept is None:
-                self.tallies.add_drop(counters, item.url)
+                self.report.drop(counters, item.url)
             elif len(kept.text) != len(item.text):
-                self.tallies.add(TOUCHED, self.stage)
+                self.report.touched(self.stage)
         if kept is not None:
             yield kept
 

@@ -15,7 +15,6 @@ from filters.language import (
     make_detector,
 )
 from filters.records import Page
-from filters.report import LANGUAGE, LANGUAGE_UNSURE
 from filters.spec import C4Rules
 from pipeline.transforms.common import Counters, PageStage, PageStageFn, prefixed
 
@@ -38,10 +37,8 @@ class _LanguageFn(PageStageFn):
         else:
             result = detect_english(page.text, self._detector)
         counters = prefixed(self.stage, result.counters)
-        if self.tallying:  # the language detected, before the filter decides (the report's)
-            self.tallies.add(LANGUAGE, result.language)
-            if result.reason == "filtered:low_confidence":
-                self.tallies.add(LANGUAGE_UNSURE, result.language)
+        if self.report is not None:  # the language detected, before the filter decides
+            self.report.language(result.language, result.reason == "filtered:low_confidence")
         if not result.keep:
             return None, counters
         return page._replace(language=result.language), counters

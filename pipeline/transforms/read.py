@@ -205,10 +205,11 @@ class _ReadWetFn(CountingDoFn):
             counts[INPUT_RECORDS] += 1
             self.count(counts)
             progress.file_done(key, 1, 0)
-            reason = f"unreadable: {type(exc).__name__}: {exc}"[:200]
+            reason, detail = f"unreadable: {type(exc).__name__}: {exc}"[:200], ""
             if not is_remote(path) and os.path.islink(path) and not os.path.exists(path):
-                reason = "unreadable: dangling symlink"  # listed, but its target is gone
-            yield DeadLetter(STAGE, source_file, 0, reason)
+                # Listed (pipeline.config keeps it), but its target is gone.
+                reason, detail = "unreadable: dangling symlink", f"-> {os.readlink(path)}"
+            yield DeadLetter(STAGE, source_file, 0, reason, "", detail)
             return
         failures: list[FetchError] = []
         with stream:
@@ -220,17 +221,19 @@ class _ReadWetFn(CountingDoFn):
                 if isinstance(record, Page) and self._blocked(record):
                     # Before URL dedup: the build is as if the page had never been crawled.
                     counts[BLOCKLISTED] += 1
-                    if self.tallying:
-                        self.tallies.add_drop({BLOCKLISTED: 1}, record.url)
+                    if self.report is not None:
+                        self.report.drop({BLOCKLISTED: 1}, record.url)
                 elif isinstance(record, Page):
                     counts[f"{STAGE}/passed"] += 1
                     if self._rules.version == "2.2.0":
                         counts.update(missing_field_counters(record))
+                    if self.report is not None:  # the report's sample of pages as read
+                        self.report.raw_page(record.doc_id, record.text)
                     yield record
                 elif isinstance(record, Dropped):
                     counts[f"{record.stage}/{record.reason}"] += 1
-                    if self.tallying:
-                        self.tallies.add_drop({f"{record.stage}/{record.reason}": 1}, record.url)
+                    if self.report is not None:
+                        self.report.drop({f"{record.stage}/{record.reason}": 1}, record.url)
                 else:
                     counts[INPUT_LOST_BYTES] += record.lost_bytes
                     yield record
@@ -268,6 +271,7 @@ class ReadWet(beam.PTransform):
     dropped here, counted ``split-wet-file/filtered:blocklisted``. ``https://`` inputs are
     downloaded under ``fetch`` (retries, resume, a cap on concurrent requests per worker
     process); a file that cannot be downloaded is a ``download`` dead letter, and the job goes on.
+    Remote files are downloaded ahead, in parallel, and read as they arrive (module docstring).
     """
 
     def __init__(

@@ -32,6 +32,8 @@ class _SplitFn(CountingDoFn):
             return
         split = split_name(item, self._rules)
         self.count({f"{split}/examples": 1})
+        if self.report is not None:
+            self.report.kept(split, item)
         yield split, item
 
 

@@ -74,16 +74,16 @@ class _SettleFn(CountingDoFn):
         if packed is None:
             return
         copy = unpack(packed)
-        if self.tallying and copies > 1:  # the copies dropped share the kept one's URL
-            self.tallies.add_drop(counters, page_of(copy).url, copies - 1)
+        if self.report is not None and copies > 1:  # the copies dropped share its URL
+            self.report.drop(counters, page_of(copy).url, copies - 1)
         if isinstance(copy, Pending):
             self.count(dict(copy.counters))
             if copy.dead is not None:
                 yield copy.dead
                 return
             if not copy.keep:
-                if self.tallying:
-                    self.tallies.add_drop(dict(copy.counters), copy.page.url)
+                if self.report is not None:
+                    self.report.drop(dict(copy.counters), copy.page.url)
                 return
         page = page_of(copy)
         yield Settled(page, packed) if self._keep_packed else page

@@ -122,7 +122,7 @@ def test_runs_from_any_directory(how: str, own_vocab_masked: Path, tmp_path: Pat
     if how == "script":
         entry = [str(REPO / "c4_examples" / "moe_switch.py")]
     done = subprocess.run(
-        [sys.executable, *entry, str(own_vocab_masked), "--steps", "2", "--batch_size", "2"],
+        [sys.executable, *entry, str(own_vocab_masked), "--steps", "1", "--batch_size", "2"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

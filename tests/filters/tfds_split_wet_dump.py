@@ -34,7 +34,9 @@ from tests.reference import pins
 
 REFERENCE_HOME = pins.home()
 REFERENCE_PYTHON = REFERENCE_HOME / "venv" / "bin" / "python"
-CACHE_DIR = Path(__file__).resolve().parents[2] / ".cache" / "wet_reference"
+# Beside the reference install (shared by every checkout), keyed by this script, the pins and
+# each file's bytes.
+CACHE_DIR = pins.home() / "wet_reference"
 
 
 def run_reference(paths: list[Path], version: str) -> dict[str, dict]:
@@ -46,7 +48,8 @@ def run_reference(paths: list[Path], version: str) -> dict[str, dict]:
     script = hashlib.sha256(Path(__file__).read_bytes()).digest()
     caches = {}
     for path in paths:
-        key = hashlib.sha256(script + version.encode() + path.name.encode() + b"\0")
+        key = hashlib.sha256(script + pins.fingerprint().encode() + version.encode())
+        key.update(path.name.encode() + b"\0")
         key.update(path.read_bytes())
         caches[path] = CACHE_DIR / version / f"{key.hexdigest()[:32]}.json"
     missing = [path for path, cache in caches.items() if not cache.exists()]

@@ -3,7 +3,8 @@
 The whole ``build_pipeline`` (stages and sinks) runs on the DirectRunner in memory, on the
 DirectRunner with two worker processes (started as new processes in the test, forked by ``c4
 build``), and on ``C4DaskRunner`` over a local dask.distributed cluster (threads, then
-processes); every output file but ``config.json`` (which records the runner) must be
+processes); every output file (``report.html`` too) but ``config.json`` (which records the
+runner) and ``run.json`` (the run's facts, written by ``c4 build``) must be
 byte-identical, and the documents must equal the in-memory run's.
 """
 
@@ -32,7 +33,7 @@ def _files(root: Path) -> dict[str, bytes]:
     return {
         p.relative_to(root).as_posix(): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != "config.json"
+        if p.is_file() and p.name not in ("config.json", "run.json")
     }
 
 
@@ -121,6 +122,7 @@ def test_every_runner_writes_the_same_bytes(tmp_path: Path, dask_threads: str) -
     reference = _build(tmp_path / "in_memory", direct(), ["--direct_running_mode", "in_memory"])
     assert any(name.endswith(".parquet") for name in reference)
     assert "stats.json" in reference
+    assert "report.html" in reference and "report/aggregates.json" in reference
     runs = {
         "multi_processing": (direct(), list(TWO_WORKERS)),
         "dask_threads": (C4DaskRunner(), ["--dask_client_address", dask_threads]),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("filters", "pipeline")
-WINGS = ("runners", "forget", "cloud", "masking", "transforms", "io", "formats")
+WINGS = ("runners", "forget", "cloud", "masking", "transforms", "io", "formats", "report")
 
 
 def _modules() -> dict[str, Path]:

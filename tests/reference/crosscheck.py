@@ -8,7 +8,7 @@ descriptions of themselves, and two runs of one harness already differ in the ti
 stats are compared on everything else (``comparable``): dumped canonically, their sha256 must
 be equal. Prints a Markdown table and writes ``summary.json`` into ``--out``.
 
-Run: python3 tests/reference/crosscheck.py --other ../shared/reference \\
+Run: python3 tests/reference/crosscheck.py --other SHARED_REFERENCE_DIR \\
         --other-python ~/.cache/c4-reference/venv/bin/python --out /tmp/crosscheck WET...
 """
 

@@ -17,8 +17,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 
 # The install lives outside the repository: the virtualenv is ~1.5 GB and shared by every checkout.
-# Not ~/.cache/c4-reference, which ../shared/reference/setup.sh owns: both can then coexist (the
-# byte-for-byte comparison in README.md ran them side by side).
+# Not ~/.cache/c4-reference, which the development-only shared/reference/setup.sh owns: both
+# can then coexist (the byte-for-byte comparison in README.md ran them side by side).
 HOME_ENV = "C4_REFERENCE_HOME"
 DEFAULT_HOME = Path("~/.cache/c4-pipeline-reference")
 

@@ -30,7 +30,8 @@ SAMPLE_SHA256 = "5b3d773361e3ade3c848ff3aad0e07cef3697f314ebd35c1006c346f2a3724d
 # What each version keeps of the sample (26 records: a warcinfo record without a url and 25
 # pages; 8 have too few sentences after cleaning, 3 have a bad word): page counts out of each
 # stage, and the sha256 of the JSONL, the same from both runners. The JSONL digests are those of
-# ../shared/reference's harnesses on the same file (tests/reference/README.md, "Checked").
+# the development-only shared/reference harnesses on the same file (tests/reference/README.md,
+# "Checked").
 EXPECTED = {
     "3.1.0": {
         "stages": {

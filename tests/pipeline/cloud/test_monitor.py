@@ -5,6 +5,13 @@ No Dataflow runs offline, so the job is a stand-in implementing the methods of B
 ``metrics().query()``), returning what Beam's own classes hold (``PipelineState`` values,
 ``MetricResult``s with ``MetricKey``s): the one stand-in of the suite, since no Dataflow exists
 here.
+
+Private Beam APIs (docs/runners.md; ``pipeline.runners.PATCHED_BEAM_VERSION``):
+
+- ``apache_beam.runners.dataflow.dataflow_runner.DataflowPipelineResult``: the stand-in is
+  checked to have the methods of the result it stands for;
+- ``apache_beam.metrics.execution.MetricKey`` and ``apache_beam.metrics.metricbase.MetricName``:
+  the counters are built as Beam's ``DataflowMetrics.query`` builds them.
 """
 
 from __future__ import annotations

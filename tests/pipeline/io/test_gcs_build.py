@@ -79,8 +79,9 @@ def builds(gcs_emulator: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
 def test_gs_build_writes_the_same_files_as_the_local_one(builds: Builds) -> None:
     assert sorted(builds.remote) == sorted(builds.local)
     assert any(name.startswith("dead_letter/") for name in builds.local)
+    assert "report.html" in builds.remote and "run.json" in builds.remote
     for name, data in builds.local.items():
-        if name != "config.json":
+        if name not in ("config.json", "run.json"):  # they name the paths, and the run
             assert builds.remote[name] == data, name
 
 
@@ -175,3 +176,20 @@ def test_beam_reaches_the_emulator_anonymously_at_once(gcs: str) -> None:
     with FileSystems.open(final, compression_type=CompressionTypes.UNCOMPRESSED) as f:
         assert f.read() == b"payload"
     assert time.monotonic() - started < 10
+
+
+def test_c4_report_and_inspect_read_a_gs_build(
+    builds: Builds, gcs: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = f"gs://{builds.bucket}/out"
+    page = tmp_path / "report.html"
+    assert main(["report", out, "--output", str(page)]) == 0
+    local = builds.local["report.html"].decode("utf-8")
+    # The build's own page, but for the link to its run.json, which is in the bucket.
+    assert page.read_text(encoding="utf-8") == local.replace(
+        'href="run.json"', f'href="{out}/run.json"'
+    )
+    capsys.readouterr()
+    assert main(["inspect", out, "--sample", "2"]) == 0
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("── ")]
+    assert len(printed) == 2
