@@ -105,13 +105,14 @@ def run_ours(corpus: Path, workers: int, reference: list[dict[str, Any]]) -> dic
 
 def run_workers(corpus: list[Path], workers: int) -> tuple[dict[str, float], str]:
     """One ``c4 build`` with ``workers`` DirectRunner workers: its figures and a digest of every
-    file it wrote but config.json (which names the output directory)."""
+    file it wrote but config.json (which names the output directory) and run.json (the run's
+    timings, which differ on every run by design)."""
     with tempfile.TemporaryDirectory(dir=RESULTS / "tmp") as tmp:
         out = Path(tmp) / "out"
         figures = measure(ours_cmd(corpus, out, workers))
         digest = hashlib.sha256()
         for path in sorted(out.rglob("*")):
-            if path.is_file() and path.name != "config.json":
+            if path.is_file() and path.name not in ("config.json", "run.json"):
                 digest.update(str(path.relative_to(out)).encode() + b"\0" + path.read_bytes())
     return figures, digest.hexdigest()
 

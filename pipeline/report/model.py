@@ -34,7 +34,9 @@ TOP = 20
 DROPPED_DOMAINS_SHOWN = 5
 DOCUMENTS_SHOWN = 20
 # Hidden config keys: they say how and where a run ran, not what it built (run.json's business).
-RUN_KEYS = frozenset({"runner", "output_dir", "beam_args", "inputs", "versions"})
+# ``cc_base_url`` is where the crawl's bytes were read from (Common Crawl, a mirror, a bucket):
+# the same files from another place build the same data, as their identifiers promise.
+RUN_KEYS = frozenset({"runner", "output_dir", "beam_args", "inputs", "versions", "cc_base_url"})
 
 
 class Row(NamedTuple):

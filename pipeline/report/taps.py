@@ -11,6 +11,10 @@ applying each transform, and a small build's whole report may cost only a hundre
 
 ``KeptDocumentsFn`` records documents read back from a build's outputs, for
 ``pipeline.report.recompute``.
+
+Private Beam APIs: ``apache_beam.pipeline.PipelineVisitor`` (marked "for internal use only"),
+to walk the built graph and reach the DoFn objects its ``ParDo``\\ s hold, so the recorders ride
+on the stages instead of adding transforms.
 """
 
 from __future__ import annotations
