@@ -78,3 +78,18 @@ def _beam_direct_runner_is_the_fnapi_runner() -> Iterator[None]:
     switching.run_pipeline = run_pipeline  # type: ignore[method-assign]
     yield
     switching.run_pipeline = original  # type: ignore[method-assign]
+
+
+@pytest.fixture(scope="module")
+def dask_threads() -> Iterator[str]:
+    """A local Dask cluster of two single-threaded workers in this process: the scheduler's
+    address, for ``--dask_client_address``."""
+    from dask import distributed
+
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    )
+    try:
+        yield str(cluster.scheduler_address)
+    finally:
+        cluster.close()

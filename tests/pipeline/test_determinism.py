@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,19 +65,6 @@ if __name__ == "__main__":
         build_pipeline(p, config)
         p.run().wait_until_finish()
 """
-
-
-@pytest.fixture(scope="module")
-def dask_threads() -> Iterator[str]:
-    from dask import distributed
-
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-    )
-    try:
-        yield str(cluster.scheduler_address)
-    finally:
-        cluster.close()
 
 
 def _build_on_dask_processes(out: Path, tmp: Path) -> dict[str, bytes]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import zlib
 from pathlib import Path
 
 import pytest
@@ -17,19 +16,10 @@ import pytest
 from pipeline.cli import main
 from pipeline.config import expand_inputs
 from tests.conftest import TEST_DATA, WET_DIR
+from tests.filters.test_wet_resync import member_offsets
 
 EXCERPT_25 = WET_DIR / "CC-MAIN-2016-50.excerpt-25.warc.wet.gz"
 WARC = TEST_DATA / "warc" / "CC-MAIN-2024-22.whirlwind.warc.gz"
-
-
-def member_offsets(raw: bytes) -> list[int]:
-    offsets, at = [], 0
-    while at < len(raw):
-        offsets.append(at)
-        inflater = zlib.decompressobj(wbits=31)
-        inflater.decompress(raw[at:])
-        at = len(raw) - len(inflater.unused_data)
-    return [*offsets, len(raw)]
 
 
 @pytest.mark.slow

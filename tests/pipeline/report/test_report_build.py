@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import apache_beam as beam
@@ -41,19 +40,6 @@ def _build_in_process(out: Path, runner: object, options: list[str]) -> dict[str
     build_pipeline(p, config)
     p.run().wait_until_finish()
     return _report_files(out)
-
-
-@pytest.fixture(scope="module")
-def dask_threads() -> Iterator[str]:
-    from dask import distributed
-
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-    )
-    try:
-        yield str(cluster.scheduler_address)
-    finally:
-        cluster.close()
 
 
 @pytest.mark.slow
