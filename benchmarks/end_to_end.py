@@ -111,9 +111,11 @@ def run_workers(corpus: list[Path], workers: int) -> tuple[dict[str, float], str
         out = Path(tmp) / "out"
         figures = measure(ours_cmd(corpus, out, workers))
         digest = hashlib.sha256()
-        for path in sorted(out.rglob("*")):
-            if path.is_file() and path.name not in ("config.json", "run.json"):
-                digest.update(str(path.relative_to(out)).encode() + b"\0" + path.read_bytes())
+        from pipeline.io.commit import output_files  # the committed files, through DIR's links
+
+        for rel, path in sorted(output_files(str(out)).items()):
+            if Path(path).name not in ("config.json", "run.json"):
+                digest.update(rel.encode() + b"\0" + Path(path).read_bytes())
     return figures, digest.hexdigest()
 
 

@@ -196,9 +196,11 @@ def parts(corpus: Path, reps: int) -> dict[str, float]:
 def data_digest(out: Path) -> str:
     """sha256 over every file of a build but the report's own and config.json."""
     digest = hashlib.sha256()
-    for path in sorted(out.rglob("*")):
-        rel = path.relative_to(out)
-        if path.is_file() and path.name not in REPORT_FILES and rel.parts[0] != REPORT_DIR:
+    from pipeline.io.commit import output_files  # the committed files, through DIR's links
+
+    for name, where in sorted(output_files(str(out)).items()):
+        rel, path = Path(name), Path(where)
+        if path.name not in REPORT_FILES and rel.parts[0] != REPORT_DIR:
             digest.update(str(rel).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 

@@ -20,12 +20,14 @@ transform: DaskRunner computes only the last transform of a graph. Then the repo
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import apache_beam as beam
 
 from filters.lineage import Request
 from pipeline.config import BuildConfig
+from pipeline.io.commit import Commit
 from pipeline.io.http import FetchPolicy
 from pipeline.report.taps import enable_report
 from pipeline.transforms.badwords import FilterBadwords
@@ -133,9 +135,16 @@ def apply_stages(
     return collections, rest
 
 
-def build_pipeline(root: beam.Pipeline, config: BuildConfig) -> beam.PCollection:
+def build_pipeline(
+    root: beam.Pipeline, config: BuildConfig, commit: Commit | None = None
+) -> beam.PCollection:
     """The whole build: stages, then ``WriteC4`` (and masking), then the report (unless
-    ``C4_BUILD_REPORT=0``); returns the single final PCollection."""
+    ``C4_BUILD_REPORT=0``); returns the single final PCollection.
+
+    Everything is written under ``config.write_dir``. With ``commit`` (``c4 submit``: the
+    launcher may be gone when the job ends), a last step publishes it; ``c4 build`` publishes
+    from the launcher once the run is done.
+    """
     from pipeline.report.sink import BuildReport, report_enabled
     from pipeline.write import WriteC4
 
@@ -146,9 +155,22 @@ def build_pipeline(root: beam.Pipeline, config: BuildConfig) -> beam.PCollection
 
         # Last stage: masked/config.json waits for the build's finalize; the stats stay the output.
         result = collections.docs | "Mask" >> MaskBuilt(
-            config.output_dir, after=result, job=mask_job(config.mask_options)
+            config.write_dir, after=result, job=mask_job(config.mask_options)
         )
     if emitted is not None:
         # After everything it reads: stats.json, config.json, masked/config.json.
         result = emitted | "Report" >> BuildReport(config, after=result)
+    if commit is not None:
+        result = result | "Publish" >> beam.ParDo(_PublishFn(commit))
     return result
+
+
+class _PublishFn(beam.DoFn):  # type: ignore[misc]
+    """Makes the staged build current once everything upstream is written; passes stats on."""
+
+    def __init__(self, commit: Commit) -> None:
+        self._commit = commit
+
+    def process(self, stats: dict) -> Iterator[dict]:
+        self._commit.publish()
+        yield stats

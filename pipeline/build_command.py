@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -121,6 +122,14 @@ def _build(argv: Sequence[str]) -> int:
         args.runner,
     )
     started = time.monotonic()
+    # Everything is staged; the output changes only at the commit, after the run.
+    try:
+        commit = begin_build(config)
+    except UsageError as exc:  # another command holds DIR
+        print(f"c4 build: {exc}", file=sys.stderr)
+        return 2
+    on_interrupt(commit.abort)
+    config = dataclasses.replace(config, staging_dir=commit.write_dir)
     try:
         with watching(
             "c4 build",
@@ -130,15 +139,28 @@ def _build(argv: Sequence[str]) -> int:
         ):
             _run(config, runner, options)
     except Exception as exc:
+        commit.abort()
         _LOG.exception("c4 build failed")
         print(f"c4 build: failed: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
         return 1
     from pipeline.report.run_facts import write_run_json  # run.json: what report.html leaves out
 
     elapsed = time.monotonic() - started
-    write_run_json(config.output_dir, args.runner, beam_args, elapsed)
+    write_run_json(commit.write_dir, args.runner, beam_args, elapsed)
+    commit.publish()
     _print_summary(config.output_dir, elapsed)  # after run.json: it lists what was written
     return 0
+
+
+def begin_build(config: Any) -> Any:
+    """The commit of a build into ``config.output_dir`` (``pipeline/io/commit.py``): it
+    replaces everything there but the forget ledger."""
+    from pipeline.io.commit import begin
+
+    tfds_rel = f"c4/{config.config}/{config.c4_version}"
+    return begin(
+        config.output_dir, owns=("",), tfds_rel=tfds_rel, keeps=("forget/",), command="c4 build"
+    )
 
 
 def input_sizes(inputs: Sequence[Any]) -> list[int | None]:

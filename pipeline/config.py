@@ -71,6 +71,14 @@ class BuildConfig:
     # https:// downloads (pipeline.io.http.FetchPolicy): per worker process, per request.
     max_concurrent_downloads: int = 4
     download_attempts: int = 8
+    # Where this run writes before its commit makes it current (``pipeline/io/commit.py``);
+    # never in config.json: the same build must give the same bytes wherever it was staged.
+    staging_dir: str | None = None
+
+    @property
+    def write_dir(self) -> str:
+        """Where the sinks write: the commit's staging area, or DIR itself without one."""
+        return self.staging_dir or self.output_dir
 
     @property
     def rules(self) -> C4Rules:
@@ -78,8 +86,10 @@ class BuildConfig:
         return resolve_rules(self.config, self.c4_version)
 
     def to_dict(self) -> dict[str, object]:
-        """A JSON-ready dict (inputs as a list of objects)."""
-        return asdict(self)
+        """A JSON-ready dict (inputs as a list of objects); the staging area left out."""
+        data = asdict(self)
+        del data["staging_dir"]
+        return data
 
     def to_json(self) -> str:
         """Stable, sorted JSON: the same config always serializes to the same bytes."""

@@ -292,6 +292,7 @@ def build_outputs(stats: Mapping[str, Any]) -> list[str]:
         "DATA_CARD.md",
         "report.html",
         "run.json",
+        "manifest.json",
     ]
 
 

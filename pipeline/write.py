@@ -38,6 +38,7 @@ from filters.records import DeadLetter, Page
 from filters.spec import C4Rules
 from pipeline import lineage, summary
 from pipeline.formats import parquet_io, tfds_layout, tfrecord
+from pipeline.io import faults
 from pipeline.transforms.packing import pack, unpack
 
 # Bytes of a dead letter's excerpt kept in the JSONL (the record itself stays in the WET file).
@@ -53,7 +54,7 @@ class WriteConfig(Protocol):
     """What ``WriteC4`` reads from ``pipeline.config.BuildConfig``."""
 
     @property
-    def output_dir(self) -> str: ...
+    def write_dir(self) -> str: ...
 
     @property
     def rules(self) -> C4Rules: ...
@@ -167,6 +168,7 @@ def write_atomic(path: str, data: bytes | Iterable[bytes]) -> None:
     The file is written under a temporary name unique per attempt (a retried bundle never
     collides with a zombie one), then renamed over ``path``: readers see all of it or nothing.
     """
+    faults.file_write(path)
     tmp = f"{path}{TMP_MARK}{uuid.uuid4().hex}"
     chunks = [data] if isinstance(data, bytes) else data
     try:
@@ -562,7 +564,7 @@ class WriteC4(beam.PTransform):
 
     def __init__(self, config: WriteConfig) -> None:
         super().__init__()
-        self._output_dir = config.output_dir
+        self._output_dir = config.write_dir  # staged: pipeline/io/commit.py makes it current
         self._rules = config.rules
         self._num_shards = config.num_shards
         self._resolved = json.loads(config.to_json())

@@ -93,3 +93,12 @@ def dask_threads() -> Iterator[str]:
         yield str(cluster.scheduler_address)
     finally:
         cluster.close()
+
+
+def output_tree(root: Path) -> dict[str, Path]:
+    """The committed files of an output DIR by relative path (``pipeline.io.commit``): on local
+    disks they live in ``DIR/.c4/generations/<id>/``, reached through DIR's top-level links,
+    which ``Path.rglob`` does not follow."""
+    from pipeline.io.commit import output_files
+
+    return {rel: Path(path) for rel, path in output_files(str(root)).items()}

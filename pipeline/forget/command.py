@@ -123,21 +123,40 @@ def run_forget(argv: Sequence[str]) -> int:
             print(f"remains: {line}")
         print(f"c4 forget --verify: {len(found)} listed item(s) remain in {args.dir}")
         return 1 if found else 0
-    try:
-        result = forget.apply(build, request, ledger)
-    except Exception as exc:
-        print(f"c4 forget: failed: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
-        return 1
-    if not result["changes"]:
-        print(f"c4 forget: nothing listed is left in {args.dir}; nothing changed")
-        return 0
-    report = report_json(args, request, result)
-    json_path, text_path = _write_report(build, report)
-    print(format_report(report), end="")
-    print(f"report: {json_path}\n        {text_path}")
+    from pipeline.io.commit import begin
     from pipeline.report.store import remove_report
 
-    if remove_report(build.root):  # it may list a forgotten document: c4 report makes it anew
+    # The whole forget is one commit (pipeline/io/commit.py): killed anywhere, DIR is as before
+    # and a rerun does it all again; a second forget meanwhile is refused (DIR's lock).
+    try:
+        tfds_rel = f"c4/{build.config}/{build.version}"
+        commit = begin(
+            build.root, owns=("",), tfds_rel=tfds_rel, command="c4 forget", from_current=True
+        )
+    except UsageError as exc:
+        print(f"c4 forget: {exc}", file=sys.stderr)
+        return 2
+    try:
+        staged = forget_store.open_build(commit.write_dir)
+        result = forget.apply(staged, request, ledger)
+        if not result["changes"]:
+            commit.abort()
+            print(f"c4 forget: nothing listed is left in {args.dir}; nothing changed")
+            return 0
+        report = report_json(args, request, result)
+        json_path, text_path = _write_report(staged, report)
+        removed_page = remove_report(staged.root)  # it may list a forgotten document
+        commit.publish()
+    except BaseException as exc:
+        commit.abort()
+        if not isinstance(exc, Exception):
+            raise
+        print(f"c4 forget: failed: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+        return 1
+    print(format_report(report), end="")
+    json_path, text_path = (build.root + p[len(staged.root) :] for p in (json_path, text_path))
+    print(f"report: {json_path}\n        {text_path}")
+    if removed_page:
         print(f"DIR/report.html removed (it sampled the documents): c4 report {args.dir}")
     return 0
 

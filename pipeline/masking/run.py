@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import io
 import logging
+import os
 import re
 import sys
 import time
@@ -294,22 +295,50 @@ def _mask(argv: Sequence[str]) -> int:
         return 2
     started = time.monotonic()
     try:
+        commit, staged_masked, staged_build = begin_mask(args.dir, masked_dir)
+    except UsageError as exc:  # another command holds the directory
+        print(f"c4 mask: {exc}", file=sys.stderr)
+        return 2
+    on_interrupt(commit.abort)
+    try:
         with watching(
             "c4 mask",
             after_first_stage=isinstance(runner, C4DirectRunner),
             on_interrupt=on_interrupt,
         ):
             _run_graph(
-                lambda p: mask_pipeline(p, shards, masked_dir, job, build_dir=args.dir),
+                lambda p: mask_pipeline(p, shards, staged_masked, job, build_dir=staged_build),
                 runner,
                 options,
             )
     except Exception as exc:
+        commit.abort()
         _LOG.exception("c4 mask failed")
         print(f"c4 mask: failed: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
         return 1
+    commit.publish()
     print(summary_line(masked_dir, time.monotonic() - started))
     return 0
+
+
+def begin_mask(build_dir: str, masked_dir: str) -> tuple[Any, str, str | None]:
+    """The commit of a masked set (``pipeline/io/commit.py``), where to write it, and the
+    build dir its lineage goes beside.
+
+    ``DIR/masked`` is a change of DIR that replaces ``masked/`` and its lineage, so DIR's
+    readers see the old masked set or the new one, whole. Any other MDIR is its own output,
+    replaced whole; its lineage stays inside it.
+    """
+    from pipeline.io.commit import begin
+
+    def norm(path: str) -> str:
+        return (path if "://" in path else os.path.abspath(path)).rstrip("/")
+
+    if norm(masked_dir) == norm(join(build_dir, "masked")):
+        commit = begin(build_dir, owns=("masked/", "lineage/masked/"), command="c4 mask")
+        return commit, join(commit.write_dir, "masked"), commit.write_dir
+    commit = begin(masked_dir, owns=("",), command="c4 mask")
+    return commit, commit.write_dir, None
 
 
 def summary_line(masked_dir: str, elapsed: float) -> str:

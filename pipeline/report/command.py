@@ -23,6 +23,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from filters.spec import UsageError
 from pipeline.command import OneLineParser, configure_logging
 
 _LOG = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ def run_link(build_dir: str, page: str) -> str:
     return os.path.relpath(os.path.abspath(target), os.path.dirname(os.path.abspath(page)))
 
 
-def _with_aggregates(files: Any, directory: str, keep: bool) -> Any:
+def _with_aggregates(files: Any, directory: str, keep: str | None) -> Any:
     """``files`` with aggregates, recomputed from the outputs where the build has none."""
     if files.aggregates is not None:
         return files
@@ -132,8 +133,8 @@ def _with_aggregates(files: Any, directory: str, keep: bool) -> Any:
 
     _LOG.info("%s has no %s: recomputing it from the outputs", directory, AGGREGATES_PATH)
     aggregates = recompute(directory, files.stats, files.config)
-    if keep:
-        write_json(join(directory, AGGREGATES_PATH), aggregates)
+    if keep:  # where DIR's files are staged (pipeline/io/commit.py)
+        write_json(join(keep, AGGREGATES_PATH), aggregates)
     return files._replace(aggregates=aggregates)
 
 
@@ -158,16 +159,30 @@ def run_report(argv: Sequence[str]) -> int:
         return _usage("c4 report", str(exc))
     configure_logging()
     dirs = [directory] + ([args.compare.rstrip("/")] if args.compare else [])
+    commit = None
     try:
+        inside = posixpath.dirname(page_path) == directory  # a change of DIR: one commit
         keep = page_path == join(directory, REPORT_HTML)
+        if inside:
+            from pipeline.io.commit import begin
+
+            owned = (posixpath.basename(page_path),) + (("report/",) if keep else ())
+            commit = begin(directory, owns=owned, command="c4 report")
+        staged = commit.write_dir if commit else directory
         builds = [
-            _with_aggregates(files, d, keep and i == 0)
+            _with_aggregates(files, d, staged if keep and i == 0 else None)
             for i, (files, d) in enumerate(zip(builds, dirs, strict=True))
         ]
         names = [THIS_BUILD] if len(builds) == 1 else dirs
         page = render(builds, names, [run_link(d, page_path) for d in dirs])
-        write_page(page_path, page)
+        write_page(join(staged, posixpath.basename(page_path)) if inside else page_path, page)
+        if commit:
+            commit.publish()
+    except UsageError as exc:  # another command holds DIR
+        return _usage("c4 report", str(exc))
     except Exception as exc:
+        if commit:
+            commit.abort()
         _LOG.exception("c4 report failed")
         print(f"c4 report: failed: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
         return 1

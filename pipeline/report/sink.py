@@ -38,7 +38,7 @@ def report_enabled(environ: Mapping[str, str] = os.environ) -> bool:
 
 class ReportConfig(Protocol):
     @property
-    def output_dir(self) -> str: ...
+    def write_dir(self) -> str: ...
 
     @property
     def rules(self) -> C4Rules: ...
@@ -77,7 +77,7 @@ class BuildReport(beam.PTransform):  # type: ignore[misc]
 
     def __init__(self, config: ReportConfig, after: beam.PCollection) -> None:
         super().__init__()
-        self._output_dir = config.output_dir
+        self._output_dir = config.write_dir
         self._rules = config.rules
         self._files = len(config.inputs)
         self._after = after

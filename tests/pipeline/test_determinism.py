@@ -23,16 +23,16 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline.build import build_pipeline
 from pipeline.config import make_build_config
 from pipeline.runners.dask import C4DaskRunner
-from tests.conftest import REAL_WET, TWO_WORKERS
+from tests.conftest import REAL_WET, TWO_WORKERS, output_tree
 
 INPUTS = [str(p) for p in REAL_WET if "excerpt-262" in p.name or "excerpt-25" in p.name]
 
 
 def _files(root: Path) -> dict[str, bytes]:
     return {
-        p.relative_to(root).as_posix(): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name not in ("config.json", "run.json")
+        rel: p.read_bytes()
+        for rel, p in output_tree(root).items()
+        if p.name not in ("config.json", "run.json")
     }
 
 

@@ -75,8 +75,8 @@ def _written(out: Path, listed: list[str]) -> None:
         assert Path(path).exists(), f"the summary lists {path}, which does not exist"
     for entry in out.iterdir():
         name = entry.name + ("/" if entry.is_dir() else "")
-        if name == "c4/":
-            continue  # listed as c4/<config>/<version>/
+        if name in ("c4/", ".c4/"):
+            continue  # listed as c4/<config>/<version>/; the commit protocol's own area
         assert f"{out}/{name}" in listed, f"{name} written but not listed"
 
 

@@ -28,7 +28,7 @@ from pipeline import write
 from pipeline.config import BuildConfig, InputFile
 from pipeline.formats import tfds_layout, tfrecord
 from pipeline.summary import ReconciliationError
-from tests.conftest import EDGE_WET, REAL_WET
+from tests.conftest import EDGE_WET, REAL_WET, output_tree
 
 # The 262-record excerpt is left out: beam.Create pickles its inputs, and time matters here.
 ALL_WET = [str(p) for p in REAL_WET + EDGE_WET if "excerpt-262" not in p.name]
@@ -111,9 +111,7 @@ def run_write(config: BuildConfig, inputs: Inputs, runner: str = "DirectRunner")
 
 
 def files_under(root: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
-    }
+    return {rel: p.read_bytes() for rel, p in output_tree(root).items()}
 
 
 @pytest.fixture(scope="module")

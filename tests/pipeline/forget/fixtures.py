@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from pipeline.cli import main
 from pipeline.formats import tfrecord
-from tests.conftest import REAL_WET
+from tests.conftest import REAL_WET, output_tree
 
 INPUTS = [str(p) for p in REAL_WET if "excerpt-25." in p.name or "excerpt-262" in p.name]
 NUM_SHARDS = "4"
@@ -39,11 +39,7 @@ def copy(base: Path, dest: Path) -> Path:
 
 def digests(root: Path) -> dict[str, str]:
     """sha256 of every file under ``root``, by relative path."""
-    return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
+    return {rel: hashlib.sha256(p.read_bytes()).hexdigest() for rel, p in output_tree(root).items()}
 
 
 def parquet_rows(root: Path, pattern: str = "parquet/*/*.parquet") -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ import pytest
 from pipeline.cli import main
 from pipeline.config import make_build_config
 from pipeline.io.expand import expand_remote
-from tests.conftest import REAL_WET
+from tests.conftest import REAL_WET, output_tree
 from tests.pipeline.io.fault_server import FaultServer, fault_server
 
 CRAWL = "CC-MAIN-2019-18"
@@ -27,7 +27,7 @@ NAMES = [p.name for p in REAL_WET]
 
 
 def _tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    return {rel: p.read_bytes() for rel, p in output_tree(root).items()}
 
 
 def _data_files(tree: dict[str, bytes]) -> dict[str, bytes]:

@@ -11,16 +11,20 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.io.gcs import EMULATOR_ENV
+from tests.conftest import output_tree
 from tests.pipeline.forget import fixtures as ff
 
 
 def _tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    return {rel: p.read_bytes() for rel, p in output_tree(root).items()}
 
 
 def _data(tree: dict[str, bytes]) -> dict[str, bytes]:
-    """Everything but the reports (they name the DIR and the time)."""
-    return {k: v for k, v in tree.items() if not k.startswith("forget/report-")}
+    """Everything but the reports (they name the DIR and the time) and the manifest (it gives
+    their sizes)."""
+    return {
+        k: v for k, v in tree.items() if not k.startswith("forget/report-") and k != "manifest.json"
+    }
 
 
 def test_forget_on_gs_equals_local(

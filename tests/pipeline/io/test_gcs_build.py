@@ -27,7 +27,7 @@ from pipeline.cli import main
 from pipeline.config import make_build_config
 from pipeline.io.expand import expand_remote
 from pipeline.io.gcs import EMULATOR_ENV, connect_anonymously_if_emulated
-from tests.conftest import EDGE_DIR, REAL_WET
+from tests.conftest import EDGE_DIR, REAL_WET, output_tree
 
 # The real WET plus a file that ends inside a gzip member: dead letters go to gs:// too.
 BROKEN = EDGE_DIR / "CC-MAIN-2016-50.appended_zip_fragment_unexpected_eof.wet.gz"
@@ -45,14 +45,17 @@ def _upload(bucket: storage.Bucket, prefix: str, files: list[Path]) -> None:
 
 
 def _download_tree(bucket: storage.Bucket, prefix: str) -> dict[str, bytes]:
+    """The output's objects; the manifest left out, as ``output_tree`` leaves it out locally
+    (it gives config.json's size, which names DIR)."""
     return {
         blob.name[len(prefix) + 1 :]: blob.download_as_bytes()
         for blob in bucket.list_blobs(prefix=prefix + "/")
+        if blob.name != f"{prefix}/manifest.json"
     }
 
 
 def _local_tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    return {rel: p.read_bytes() for rel, p in output_tree(root).items()}
 
 
 class Builds:

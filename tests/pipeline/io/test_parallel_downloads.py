@@ -17,7 +17,7 @@ import pytest
 from pipeline.cli import main
 from pipeline.io.http import FetchError, FetchPolicy, HttpFetcher
 from pipeline.io.prefetch import Prefetcher
-from tests.conftest import REAL_WET
+from tests.conftest import REAL_WET, output_tree
 from tests.pipeline.io.fault_server import FaultServer, fault_server
 
 THROTTLE_S = 3.0
@@ -47,11 +47,7 @@ def build(tmp: Path, name: str, throttle: bool) -> tuple[dict[str, bytes], list[
         wall = time.monotonic() - start
         order = [path for path, _ in sorted(server.finished, key=lambda f: f[1])]
         most = server.max_in_flight
-    files = {
-        p.relative_to(out).as_posix(): p.read_bytes()
-        for p in sorted(out.rglob("*"))
-        if p.is_file() and p.relative_to(out).as_posix().startswith(DATA)
-    }
+    files = {rel: p.read_bytes() for rel, p in output_tree(out).items() if rel.startswith(DATA)}
     return files, order, wall, most
 
 

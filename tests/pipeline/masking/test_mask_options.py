@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.masking.options import MaskOptions, english_vocab_refusal
-from tests.conftest import REAL_WET
+from tests.conftest import REAL_WET, output_tree
 
 FLAGS = [
     "--seed",
@@ -30,9 +30,9 @@ FLAGS = [
 
 def _files(root: Path) -> dict[str, bytes]:
     return {
-        p.relative_to(root).as_posix(): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and "lineage" not in p.parts
+        rel: p.read_bytes()
+        for rel, p in output_tree(root).items()
+        if "lineage" not in Path(rel).parts
     }
 
 

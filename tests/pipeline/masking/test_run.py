@@ -19,7 +19,7 @@ from pipeline.masking import run as masking
 from pipeline.masking.packing import MaskConfig, example_row, mask_documents
 from pipeline.masking.vocab import Vocabulary
 from pipeline.runners.dask import C4DaskRunner
-from tests.conftest import C4_SAMPLE
+from tests.conftest import C4_SAMPLE, output_tree
 from tests.pipeline.forget import fixtures as ff
 
 
@@ -76,9 +76,7 @@ def _run(
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
-    }
+    return {rel: p.read_bytes() for rel, p in output_tree(root).items()}
 
 
 def _masked_rows(masked: Path, split: str) -> list[dict]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.runners import display, progress
-from tests.conftest import REAL_WET
+from tests.conftest import REAL_WET, output_tree
 
 BIG = max(REAL_WET, key=lambda p: p.stat().st_size)  # 0.77 MB, 262 records
 C4 = [sys.executable, "-m", "pipeline.cli"]
@@ -183,7 +183,7 @@ def test_progress_changes_no_output_byte(tmp_path: Path) -> None:
     assert _progress_lines(watched.stderr) and not _progress_lines(unwatched.stderr)
 
     def tree(root: Path) -> dict[str, bytes]:
-        return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+        return {rel: p.read_bytes() for rel, p in output_tree(root).items()}
 
     a, b = tree(tmp_path / "watched"), tree(tmp_path / "unwatched")
     for timed in ("config.json", "run.json"):  # the output path; wall and CPU times
