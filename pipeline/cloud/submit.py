@@ -393,7 +393,8 @@ def _launch(config: Any, settings: DataflowSettings) -> Any:
         )
     except ValueError as exc:  # Beam's own option validation: a usage error too
         raise UsageError(" ".join(str(exc).split())) from None
-    build_pipeline(pipeline, config)
+    commit = staged_commit(config, dry_run=settings.dry_run)
+    build_pipeline(pipeline, replace(config, staging_dir=commit.write_dir), commit)
     try:
         return pipeline.run()  # DataflowRunner's result: .job, .job_id(), .state, .metrics()
     except Exception as exc:
@@ -436,6 +437,26 @@ def _describe(
     return 0 if all(stages.values()) else 1
 
 
+def staged_commit(config: Any, dry_run: bool = False) -> Any:
+    """The job's commit (``pipeline/io/commit.py``): it writes into a staging area and its last
+    step publishes it, on a worker, since this process may be gone by then. No lock: no process
+    here could release it (two jobs into one DIR are the user's to avoid, docs/layout.md). A
+    dry run touches nothing remote, so its commit is only described."""
+    from pipeline.io.commit import Commit, begin
+
+    tfds_rel = f"c4/{config.config}/{config.c4_version}"
+    if dry_run:
+        return Commit(config.output_dir, "dry-run", ("",), tfds_rel, keeps=("forget/",))
+    return begin(
+        config.output_dir,
+        owns=("",),
+        tfds_rel=tfds_rel,
+        keeps=("forget/",),
+        command="c4 submit",
+        lock=False,
+    )
+
+
 def launch_template(argv: Sequence[str]) -> None:
     """The Flex Template launcher's entry: ``c4 build`` flags plus the options Dataflow passes.
 
@@ -455,5 +476,6 @@ def launch_template(argv: Sequence[str]) -> None:
     config = build_config_from_args(args, beam_args)
     options = PipelineOptions([f"--runner={args.runner}", *beam_args])
     pipeline = beam.Pipeline(options=options)
-    build_pipeline(pipeline, config)
+    commit = staged_commit(config)
+    build_pipeline(pipeline, replace(config, staging_dir=commit.write_dir), commit)
     pipeline.run()

@@ -232,7 +232,6 @@ def begin(
         )
         os.makedirs(commit.write_dir)
         _write(_join(commit.write_dir, OWNER), _owner())
-        _adopt_legacy(output_dir)
         _carry(commit, everything=from_current)
     except BaseException:
         if held is not None:
@@ -315,38 +314,29 @@ def current_generation(output_dir: str) -> str | None:
     return os.path.realpath(link)
 
 
-def _adopt_legacy(output_dir: str) -> None:
-    """Move a DIR written before generations (real top-level entries) into a first generation.
+def _legacy_entries(output_dir: str) -> list[str]:
+    """DIR's top-level output entries that are not links: a DIR written before generations, a
+    hand-made one, or a copy made following links (``cp -rL``, Python's ``shutil.copytree``)."""
+    return [
+        name
+        for name in sorted(os.listdir(output_dir))
+        if _is_output_entry(name) and not os.path.islink(os.path.join(output_dir, name))
+    ]
 
-    Each entry is moved then linked: not atomic per entry, done once per such DIR. A DIR copied
-    with its links followed (``cp -rL``, Python's ``shutil.copytree``) has real entries and a
-    real ``.c4/current``: its generations are copies of the entries and are dropped first.
+
+def _retire_legacy(output_dir: str) -> None:
+    """Before a switch: move real entries aside (into ``.c4/retired``, deleted after it), and
+    drop a real ``.c4/current`` (a copy made following links: its content is the entries').
+
+    Each entry is absent from its move to the switch: not atomic, once per such DIR.
     """
     current = _join(output_dir, CURRENT)
     if os.path.isdir(current) and not os.path.islink(current):
         shutil.rmtree(current)
-        root = _join(output_dir, GENERATIONS)
-        for name in sorted(os.listdir(root)):
-            path = os.path.join(root, name)
-            if not _owner_alive(path):
-                shutil.rmtree(path, ignore_errors=True)
-    entries = [
-        name
-        for name in sorted(os.listdir(output_dir))
-        if name != PRIVATE
-        and not os.path.islink(os.path.join(output_dir, name))
-        and _is_output_entry(name)
-    ]
-    if not entries:
-        return
-    generation = current_generation(output_dir)
-    if generation is None:
-        generation = _join(output_dir, GENERATIONS, "legacy-" + uuid.uuid4().hex[:8])
-        os.makedirs(generation)
-        _switch(output_dir, generation)
-    for name in entries:
-        os.replace(os.path.join(output_dir, name), os.path.join(generation, name))
-        _link_entry(output_dir, name)
+    retired = _join(output_dir, PRIVATE, "retired")
+    for name in _legacy_entries(output_dir):
+        os.makedirs(retired, exist_ok=True)
+        os.replace(os.path.join(output_dir, name), os.path.join(retired, name))
 
 
 # What a c4 output holds at its top level (INTERFACE.md), and files written beside it.
@@ -377,11 +367,15 @@ def _is_output_entry(name: str) -> bool:
 
 def _carry(commit: Commit, everything: bool = False) -> None:
     """Hard-link the current generation's files the change keeps (``everything``: all of them)
-    into the new one."""
+    into the new one; in a DIR without generations, its entries' files."""
     current = current_generation(commit.output_dir)
     if current is None:
-        return
-    for rel in _list(current):
+        current = commit.output_dir
+        names = set(_legacy_entries(current))
+        rels = [rel for rel in _list(current) if rel.split("/", 1)[0] in names]
+    else:
+        rels = _list(current)
+    for rel in rels:
         if rel in (OWNER, MANIFEST) or (commit.owned(rel) and not everything):
             continue
         source = os.path.join(current, rel)
@@ -421,6 +415,7 @@ def _publish_local(commit: Commit) -> None:
     sizes = {rel: _size(_join(generation, rel)) for rel in files}
     _write(_join(generation, MANIFEST), manifest_bytes({rel: rel for rel in files}, sizes))
     names = sorted({rel.split("/", 1)[0] for rel in [*files, MANIFEST]})
+    _retire_legacy(commit.output_dir)
     for name in names:  # a new entry's link dangles (reads as absent) until the switch
         _link_entry(commit.output_dir, name)
     _switch(commit.output_dir, generation)
@@ -440,6 +435,14 @@ def _tidy_local(output_dir: str) -> None:
         ours = os.path.islink(link) and os.readlink(link).startswith(CURRENT + "/")
         if ours and not os.path.lexists(os.path.join(current or root, name)):
             os.remove(link)
+    retired = _join(output_dir, PRIVATE, "retired")
+    if os.path.isdir(retired) and current is None:  # killed before its switch: put them back
+        for name in sorted(os.listdir(retired)):
+            link = os.path.join(output_dir, name)
+            if os.path.islink(link):
+                os.remove(link)
+            os.replace(os.path.join(retired, name), link)
+    shutil.rmtree(retired, ignore_errors=True)
     for name in sorted(os.listdir(os.path.join(output_dir, PRIVATE))):
         if ".tmp-" in name:  # a link made for a switch that was killed before it
             with contextlib.suppress(OSError):

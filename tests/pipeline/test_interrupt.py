@@ -92,6 +92,37 @@ def test_ctrl_c_ends_a_build_with_one_line(
     assert code == INTERRUPTED
     assert tail == "c4 build: interrupted\n"
     assert _gone(children), "the workers of an interrupted build must not outlive it"
+    assert not (tmp_path / "out").exists(), "a first build's DIR is gone again after Ctrl-C"
+
+
+@pytest.mark.slow
+def test_ctrl_c_leaves_an_existing_dir_exactly_as_it_was(tmp_path: Path) -> None:
+    """Issue 16: after Ctrl-C the output directory is exactly as before the command (the build
+    was staged, pipeline/io/commit.py); before, the old dataset_info.json was already gone."""
+    out = tmp_path / "out"
+    small = min(REAL_WET, key=lambda p: p.stat().st_size)
+    first = subprocess.run([*C4, "build", "--input", str(small), "--output", str(out), "--mask"])
+    assert first.returncode == 0
+    before = snapshot(out)
+    code, tail, _ = _interrupt(_build_argv(tmp_path), "| read ", whole_group=True)
+    assert code == INTERRUPTED and tail == "c4 build: interrupted\n"
+    assert snapshot(out) == before
+
+
+def snapshot(root: Path) -> dict[str, object]:
+    """Every entry under ``root``: links as their target, files as their bytes and mtime."""
+    out: dict[str, object] = {}
+    for base, dirs, files in os.walk(root):
+        for name in sorted(dirs + files):
+            path = Path(base, name)
+            rel = path.relative_to(root).as_posix()
+            if path.is_symlink():
+                out[rel] = ("link", os.readlink(path))
+            elif path.is_file():
+                out[rel] = (path.read_bytes(), path.stat().st_mtime_ns)
+            else:
+                out[rel] = "dir"
+    return out
 
 
 @pytest.fixture
@@ -110,10 +141,11 @@ def many_docs(tmp_path: Path) -> Path:
 
 @pytest.mark.slow
 def test_ctrl_c_ends_c4_mask_with_one_line(many_docs: Path) -> None:
+    before = snapshot(many_docs)
     code, tail, _ = _interrupt(["mask", str(many_docs)], "c4 mask: 0:00:", whole_group=True)
     assert code == INTERRUPTED
     assert tail == "c4 mask: interrupted\n"
-    assert not (many_docs / "masked" / "config.json").exists()
+    assert snapshot(many_docs) == before
 
 
 @pytest.mark.slow

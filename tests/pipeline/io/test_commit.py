@@ -148,3 +148,25 @@ def test_a_dead_holders_lock_is_taken_over(tmp_path: Path) -> None:
     assert (out / ".c4/lock").exists()
     acquire(str(out), "c4 forget").release()
     assert not (out / ".c4/lock").exists()
+
+
+def test_a_hand_made_dir_is_untouched_until_the_switch(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "parquet/train").mkdir(parents=True)
+    (out / "parquet/train/a").write_bytes(b"1")
+    before = snapshot(out)
+    commit = protocol.begin(str(out), owns=("masked/",))
+    write(commit, "masked/x", b"m")
+    commit.abort()
+    assert snapshot(out) == before
+
+
+def test_a_switch_killed_after_moving_real_entries_aside_is_undone(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "parquet/train").mkdir(parents=True)
+    (out / "parquet/train/a").write_bytes(b"1")
+    commit = protocol.begin(str(out), owns=("masked/",))
+    protocol._retire_legacy(str(out))  # what publish does first; then the process dies
+    commit.lock.release() if commit.lock else None
+    protocol.recover(str(out))
+    assert (out / "parquet/train/a").read_bytes() == b"1" and not (out / "parquet").is_symlink()

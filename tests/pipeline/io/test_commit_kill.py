@@ -207,33 +207,40 @@ def remote_view(directory: Path) -> dict[str, Any]:
     return {"tfds": tfds_view(directory), "manifest_parquet": tuple(urls)}
 
 
+def copy_prefix(bucket: Any, source: str, target: str) -> None:
+    for blob in bucket.list_blobs(prefix=source + "/"):
+        bucket.copy_blob(blob, bucket, target + blob.name[len(source) :])
+
+
 def test_gs_rebuild_killed_at_every_write(gcs: str, tmp_path: Path) -> None:
+    """On gs:// each entry point switches on its own (two objects cannot change at once): TFDS
+    through dataset_info.json, the project's readers through the manifest."""
     from google.cloud import storage
 
     client = storage.Client.create_anonymous_client()
     client.project = "test"
-    bucket = f"kill-{os.getpid()}"
-    client.create_bucket(bucket)
+    bucket = client.create_bucket(f"kill-{os.getpid()}")
     old_args = ["build", "--input", str(LARGER), "--num_shards", "2"]
     new_args = ["build", "--input", str(SMALL), str(LARGER), "--num_shards", "3"]
     new_args += ["--blocklist_urls", blocklist(tmp_path)]
-    assert run([*old_args, "--output", f"gs://{bucket}/template"]) == 0
-    old = remote_view(mirror(bucket, "template", tmp_path / "m"))
-    writes = writes_of([*new_args, "--output", f"gs://{bucket}/template"], tmp_path)
-    new = remote_view(mirror(bucket, "template", tmp_path / "m"))
-    assert old != new
+    assert run([*old_args, "--output", f"gs://{bucket.name}/old"]) == 0
+    old = remote_view(mirror(bucket.name, "old", tmp_path / "m"))
+    copy_prefix(bucket, "old", "template")
+    writes = writes_of([*new_args, "--output", f"gs://{bucket.name}/template"], tmp_path)
+    new = remote_view(mirror(bucket.name, "template", tmp_path / "m"))
+    assert old["tfds"] != new["tfds"] and old["manifest_parquet"] != new["manifest_parquet"]
     seen = []
     for k in range(1, len(writes) + 1):
         prefix = f"k{k}"
-        assert run([*old_args, "--output", f"gs://{bucket}/{prefix}"]) == 0
-        code = run([*new_args, "--output", f"gs://{bucket}/{prefix}"], k, tmp_path / f"log-{k}")
+        copy_prefix(bucket, "old", prefix)
+        out = f"gs://{bucket.name}/{prefix}"
+        code = run([*new_args, "--output", out], k, tmp_path / f"log-{k}")
         assert code == -signal.SIGKILL, (k, writes[k - 1], code)
-        got = remote_view(mirror(bucket, prefix, tmp_path / "m"))
-        assert got in (old, new), (k, writes[k - 1])
-        seen.append("old" if got == old else "new")
-        assert run([*new_args, "--output", f"gs://{bucket}/{prefix}"]) == 0
-        assert remote_view(mirror(bucket, prefix, tmp_path / "m")) == new
-    print(
-        f"gs rebuild: {len(writes)} kill points: {seen.count('old')} old, {seen.count('new')} new"
-    )
-    assert "new" in seen  # killed while settling: TFDS and the manifest already show the new one
+        got = remote_view(mirror(bucket.name, prefix, tmp_path / "m"))
+        for entry in ("tfds", "manifest_parquet"):
+            assert got[entry] in (old[entry], new[entry]), (k, entry, writes[k - 1])
+        seen.append("".join("o" if got[e] == old[e] else "n" for e in sorted(got)))
+        assert run([*new_args, "--output", out]) == 0
+        assert remote_view(mirror(bucket.name, prefix, tmp_path / "m")) == new
+    print(f"gs rebuild: {len(writes)} kill points (manifest, tfds: o old, n new): {seen}")
+    assert "nn" in seen  # killed while settling: both already show the new output
