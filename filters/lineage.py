@@ -1,10 +1,17 @@
 """Lineage and takedown rules: content digests, the URL/domain/doc_id matching of ``c4 forget``.
 
 Pure: no Beam, no I/O. INTERFACE.md "Matching for forget": a URL matches by C4's
-``normalize_url`` with the host lowercased; a domain matches itself and every subdomain,
-lowercased and IDNA-encoded; a doc_id matches exactly. The same rules serve ``c4 build
---blocklist_urls/--blocklist_domains`` (drop while reading), ``c4 trace`` and ``c4 forget``, so the
-three always agree on what a line of a request means.
+``normalize_url`` with the host in its key form; a domain matches itself and every subdomain;
+a doc_id matches exactly. The same rules serve ``c4 build --blocklist_urls/--blocklist_domains``
+(drop while reading), ``c4 trace`` and ``c4 forget``, so the three always agree on what a line
+of a request means.
+
+A host's key form (``host_key``), for URLs as for domains: UTS #46 processing, non-transitional
+(case folding and compatibility mapping, NFC; ``ß`` and ``ς`` are kept, not turned into ``ss``
+and ``σ`` as IDNA 2003 did), then each non-ASCII label as its A-label (``xn--`` punycode).
+``BÜCHER.de`` and ``xn--bcher-kva.de`` are one host; ``straße.de`` and ``strasse.de`` are two.
+An ASCII host is only lowercased (what UTS #46 does to it), so keys written before this rule
+for ASCII hosts are unchanged.
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ import re
 from collections.abc import Iterable
 from typing import NamedTuple
 from urllib.parse import urlsplit
+
+import idna
 
 from filters.urls import normalize_url
 
@@ -35,18 +44,53 @@ def content_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def ascii_lower(text: str) -> str:
+    """``text`` with only A-Z lowercased: ``str.lower`` is context-sensitive beyond ASCII
+    (``"ΣΑΣ".lower()`` is ``"σας"``, UTS #46 maps it to ``"σασ"``), so hosts never meet it."""
+    return text.translate(_ASCII_LOWER)
+
+
+def host_key(host: str) -> str:
+    """A host as hosts are compared (module docstring): UTS #46 non-transitional, A-labels.
+
+    A host UTS #46 refuses (a disallowed code point) is kept with A-Z lowercased, the same on
+    both sides of a comparison; ``domain_key`` refuses it in a request.
+    """
+    try:
+        return _uts46_key(host)
+    except UnicodeError:
+        return ascii_lower(host)
+
+
+def _uts46_key(host: str) -> str:
+    """``host_key``, raising ``UnicodeError`` (``idna.IDNAError``) where UTS #46 refuses."""
+    if host.isascii():
+        return ascii_lower(host)
+    mapped = idna.uts46_remap(host, std3_rules=False, transitional=False)
+    return ".".join(_a_label(label) for label in mapped.split("."))
+
+
+def _a_label(label: str) -> str:
+    # Punycode of the mapped label: what idna.alabel gives, without IDNA 2008's stricter
+    # code point table (a browser resolves http://☃.net as xn--n3h.net too).
+    return label if label.isascii() else "xn--" + label.encode("punycode").decode("ascii")
+
+
 def domain_key(host: str) -> str:
-    """A host as domains are compared: lowercased, no trailing dot, no port, IDNA (punycode).
+    """A host as domains are compared: ``host_key``, no trailing dot, no port.
 
     Raises:
-        RequestError: not a host name (empty label, bad characters, IDNA refuses it).
+        RequestError: not a host name (empty label, bad characters, UTS #46 refuses it).
     """
-    host = host.strip().lower().rstrip(".")
+    host = host.strip().rstrip(".")
     if not host or any(c in host for c in "/ \t@?#[]"):
         raise RequestError(f"not a domain: {host!r}")
     host = host.split(":", 1)[0]
     try:
-        ascii_host = host.encode("idna").decode("ascii")
+        ascii_host = _uts46_key(host).rstrip(".")
     except UnicodeError as exc:
         raise RequestError(f"not a domain: {host!r} ({exc})") from None
     labels = ascii_host.split(".")
@@ -56,12 +100,20 @@ def domain_key(host: str) -> str:
 
 
 def url_host(url: str) -> str:
-    """The host of a URL as written (scheme optional), '' when it has none."""
+    """The host of a URL as written (scheme optional, case kept), '' when it has none."""
     try:
-        parts = urlsplit(url if "://" in url else "//" + url)
-        return parts.hostname or ""
+        netloc = urlsplit(url if "://" in url else "//" + url).netloc
     except ValueError:
         return ""
+    return _authority_host(netloc)
+
+
+def _authority_host(authority: str) -> str:
+    """``host`` of ``userinfo@host:port`` (``urlsplit``'s split, without its ``str.lower``)."""
+    hostinfo = authority.rpartition("@")[2]
+    if hostinfo.startswith("["):
+        return hostinfo[1:].partition("]")[0]
+    return hostinfo.partition(":")[0]
 
 
 def document_domain(url: str) -> str:
@@ -73,16 +125,30 @@ def document_domain(url: str) -> str:
 
 
 def url_key(url: str) -> str:
-    """C4's ``normalize_url`` with the host lowercased: the key a URL request matches by.
+    """C4's ``normalize_url`` with the host in key form: the key a URL request matches by.
 
-    Scheme and host are lowercased first too, so ``HTTPS://WWW.Example.com`` loses its
-    ``www.`` as ``http://www.example.com`` does (hosts are case-insensitive, paths are not).
+    Scheme and host are lowercased (A-Z) first too, so ``HTTPS://WWW.Example.com`` loses its
+    ``www.`` as ``http://www.example.com`` does (hosts are case-insensitive, paths are not);
+    then the host becomes ``host_key``'s A-labels: ``http://BÜCHER.de/x`` and
+    ``http://xn--bcher-kva.de/x`` have one key. Keys are fixed points: ``url_key(url_key(u))``
+    is ``url_key(u)``, so a key stored by an older rule is brought up to date by this function.
     """
-    url = _SCHEME_HOST_RE.sub(lambda m: m.group(0).lower(), url.strip(), count=1)
+    url = _SCHEME_HOST_RE.sub(lambda m: ascii_lower(m.group(0)), url.strip(), count=1)
     normalized = normalize_url(url)
     cut = _HOST_END_RE.search(normalized)
     end = cut.start() if cut else len(normalized)
-    return normalized[:end].lower() + normalized[end:]
+    return _authority_key(normalized[:end]) + normalized[end:]
+
+
+def _authority_key(authority: str) -> str:
+    if authority.isascii():
+        return authority.lower()  # the key of every ASCII host, as it always was
+    userinfo, at, hostinfo = authority.rpartition("@")
+    host = _authority_host(hostinfo)
+    if not host:
+        return ascii_lower(authority)
+    before, _, after = hostinfo.partition(host)  # "[" of an IPv6 host; "]", ":port"
+    return ascii_lower(userinfo + at + before) + host_key(host) + ascii_lower(after)
 
 
 def parse_url_line(line: str) -> str:
@@ -98,9 +164,10 @@ def parse_url_line(line: str) -> str:
         parts = urlsplit(url)
     except ValueError as exc:
         raise RequestError(f"not a URL: {url!r} ({exc})") from None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    host = _authority_host(parts.netloc)
+    if parts.scheme.lower() not in ("http", "https") or not host:
         raise RequestError(f"not an http(s) URL: {url!r}")
-    domain_key(parts.hostname)
+    domain_key(host)
     return url_key(url)
 
 
@@ -166,6 +233,39 @@ class Request(NamedTuple):
             return "url"
         listed = in_domains(document_domain(url), self.domains)
         return f"domain:{listed}" if listed else ""
+
+    def matched(self, documents: Iterable[tuple[str, str]]) -> Request:
+        """The part of this request that matches at least one of ``documents`` (doc_id, url):
+        each listed key on its own, so a key that matches nothing is left out."""
+        urls: set[str] = set()
+        domains: set[str] = set()
+        doc_ids: set[str] = set()
+        for doc_id, url in documents:
+            if doc_id in self.doc_ids:
+                doc_ids.add(doc_id)
+            if self.urls:
+                key = url_key(url)
+                if key in self.urls:
+                    urls.add(key)
+            if self.domains:
+                labels = document_domain(url).split(".")
+                suffixes = (".".join(labels[i:]) for i in range(len(labels)))
+                domains.update(s for s in suffixes if s in self.domains)
+        return Request(frozenset(urls), frozenset(domains), frozenset(doc_ids))
+
+    def without(self, other: Request) -> Request:
+        """The keys of this request that ``other`` does not list."""
+        return Request(
+            self.urls - other.urls, self.domains - other.domains, self.doc_ids - other.doc_ids
+        )
+
+    def named(self) -> list[str]:
+        """Every key, named for a message: ``url <key>``, ``domain <key>``, ``doc_id <id>``."""
+        return (
+            [f"url {u}" for u in sorted(self.urls)]
+            + [f"domain {d}" for d in sorted(self.domains)]
+            + [f"doc_id {i}" for i in sorted(self.doc_ids)]
+        )
 
     def merged(self, other: Request) -> Request:
         return Request(

@@ -39,6 +39,7 @@ from pipeline.transforms.length import FilterLength
 from pipeline.transforms.paragraph import FilterParagraphs
 from pipeline.transforms.read import ReadWet
 from pipeline.transforms.realnews import FilterRealnews
+from pipeline.transforms.resume import Replay, Spill, file_key, finished_spills, resume_dir
 from pipeline.transforms.split import SplitByUrl
 from pipeline.transforms.url_dedup import DedupUrls
 
@@ -89,7 +90,11 @@ def _stage(config: BuildConfig, label: str) -> beam.PTransform:
         "FilterParagraphs": FilterParagraphs,
         "CleanPages": lambda: CleanPages(rules),
         "DedupText": lambda: DedupText(rules, vote_buckets(len(config.inputs))),
-        "FilterLanguage": lambda: FilterLanguage(rules, config.language_detector),
+        "FilterLanguage": lambda: FilterLanguage(
+            rules,
+            config.language_detector,
+            resume_dir(config.output_dir, config.to_json()) if config.resumable else None,
+        ),
         "FilterBadwords": lambda: FilterBadwords(rules),
     }[label]()
 
@@ -110,11 +115,17 @@ def apply_stages(
     fetch = FetchPolicy(
         max_concurrent=config.max_concurrent_downloads, max_attempts=config.download_attempts
     )
-    stream = root | "ReadWet" >> ReadWet(config.inputs, rules, blocklist, fetch)
+    resume = resume_dir(config.output_dir, config.to_json()) if config.resumable else None
+    spilled = finished_spills(resume) if resume else {}
+    fresh = tuple(f for f in config.inputs if file_key(f.path) not in spilled)
+    stream = root | "ReadWet" >> ReadWet(fresh, rules, blocklist, fetch, mark_files=bool(resume))
     # Shuffle stages hand back what they passed by separately: merging it into their output
     # would make the runner copy every page to build the merged collection.
     side = []
     for label in stage_labels(config)[1:-1]:
+        if resume and label == "DedupUrls":  # the per-file stages are done: spill, replay
+            replayed = root | "Replay" >> Replay(spilled.values())
+            stream = (stream | "Spill" >> Spill(resume), replayed) | "Resumed" >> beam.Flatten()
         out = stream | label >> _stage(config, label)
         if isinstance(out, tuple):
             stream, passed_by = out

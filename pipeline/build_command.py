@@ -129,7 +129,7 @@ def _build(argv: Sequence[str]) -> int:
         print(f"c4 build: {exc}", file=sys.stderr)
         return 2
     on_interrupt(commit.abort)
-    config = dataclasses.replace(config, staging_dir=commit.write_dir)
+    config = dataclasses.replace(config, staging_dir=commit.write_dir, resumable=args.resumable)
     try:
         with watching(
             "c4 build",
@@ -148,6 +148,10 @@ def _build(argv: Sequence[str]) -> int:
     elapsed = time.monotonic() - started
     write_run_json(commit.write_dir, args.runner, beam_args, elapsed)
     commit.publish()
+    if config.resumable:  # done: nothing left to resume
+        from pipeline.transforms.resume import clear, resume_dir
+
+        clear(resume_dir(config.output_dir, config.to_json()))
     _print_summary(config.output_dir, elapsed)  # after run.json: it lists what was written
     return 0
 

@@ -74,6 +74,9 @@ class BuildConfig:
     # Where this run writes before its commit makes it current (``pipeline/io/commit.py``);
     # never in config.json: the same build must give the same bytes wherever it was staged.
     staging_dir: str | None = None
+    # ``--resumable`` (pipeline/transforms/resume.py): how the run is done, not what it makes,
+    # so not in config.json either.
+    resumable: bool = False
 
     @property
     def write_dir(self) -> str:
@@ -88,7 +91,7 @@ class BuildConfig:
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready dict (inputs as a list of objects); the staging area left out."""
         data = asdict(self)
-        del data["staging_dir"]
+        del data["staging_dir"], data["resumable"]
         return data
 
     def to_json(self) -> str:

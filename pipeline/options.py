@@ -100,6 +100,12 @@ def add_build_arguments(parser: Any) -> None:
         help="file of domains (one a line) whose pages, subdomains included, are dropped too",
     )
     parser.add_argument(
+        "--resumable",
+        action="store_true",
+        help="keep what a rerun of the same command needs to resume after a kill (per-file "
+        "results, language decisions, in DIR/.c4/resume/; deleted at the end)",
+    )
+    parser.add_argument(
         "--mask",
         action="store_true",
         help="also write span-corrupted examples to DIR/masked, as c4 mask would with the "

@@ -337,6 +337,7 @@ def _submit(argv: Sequence[str]) -> int:
     unexpanded = LeftUnexpanded() if args.dry_run else None
     try:
         config = build_config_from_args(args, beam_args, unexpanded)
+        config = replace(config, resumable=args.resumable)  # spills in DIR/.c4/resume (gs://)
     except UsageError as exc:
         return _print_problems([*problems, str(exc)])
     problems += check_remote(config)

@@ -19,7 +19,7 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
-from filters.lineage import Request, RequestError, request_lines
+from filters.lineage import Request, RequestError, request_lines, url_key
 from filters.spec import UsageError
 from pipeline import lineage
 from pipeline.write import join, write_atomic
@@ -142,6 +142,8 @@ def load_ledger(build: Build) -> Ledger:
     path = build.path(LEDGER)
     data = json.loads(read_text(path)) if exists(path) else {}
     sets = [set(data.get(key, ())) for key in _LEDGER_KEYS]
+    # URL keys of non-ASCII hosts stored before UTS #46 keys (filters/lineage.py), made current.
+    sets[0] = {url_key(u) for u in sets[0]}
     return Ledger(*sets)
 
 

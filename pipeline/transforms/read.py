@@ -37,6 +37,7 @@ from pipeline.io.prefetch import DownloadStream, Prefetcher
 from pipeline.io.urls import is_http, is_remote
 from pipeline.runners import progress
 from pipeline.transforms.common import CountingDoFn
+from pipeline.transforms.resume import FileDone, file_key
 
 _LOG = logging.getLogger(__name__)
 INPUT_RECORDS = "input/records"
@@ -263,6 +264,14 @@ class _ReadWetFn(CountingDoFn):
         return self._blocklist is not None and bool(self._blocklist.reason("", page.url))
 
 
+class _MarkedReadWetFn(_ReadWetFn):
+    """``_ReadWetFn`` that follows each file's last element with a ``FileDone`` marker."""
+
+    def _read_file(self, item: tuple[str, int, str]) -> Iterator[Any]:
+        yield from super()._read_file(item)
+        yield FileDone(file_key(item[0]))
+
+
 class ReadWet(beam.PTransform):
     """``InputFile``s -> a union stream of pages, dead letters and counters; files are spread
     over workers.
@@ -280,12 +289,14 @@ class ReadWet(beam.PTransform):
         rules: C4Rules,
         blocklist: Request | None = None,
         fetch: FetchPolicy | None = None,
+        mark_files: bool = False,
     ) -> None:
         super().__init__()
         self._files = [(f.path, f.file_index, f.source_file) for f in inputs]
         self._rules = rules
         self._blocklist = blocklist
         self._fetch = fetch
+        self._mark_files = mark_files  # c4 build --resumable (pipeline/resume.py)
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
         out = (
@@ -294,6 +305,11 @@ class ReadWet(beam.PTransform):
             # One file per element: without a reshuffle Dataflow fuses Create with the parse
             # and reads every file on one worker.
             | "Spread" >> beam.Reshuffle()
-            | "Parse" >> beam.ParDo(_ReadWetFn(self._rules, self._blocklist, self._fetch))
+            | "Parse"
+            >> beam.ParDo(
+                (_MarkedReadWetFn if self._mark_files else _ReadWetFn)(
+                    self._rules, self._blocklist, self._fetch
+                )
+            )
         )
         return out
