@@ -1,8 +1,13 @@
 """``c4 trace`` and ``c4 forget``: argument parsing, the deletion report, exit codes.
 
-Exit codes (INTERFACE.md): 0 done (or, with ``--verify``, nothing listed remains); 2 a usage
-error or a bad request, one line naming the flag, before anything changes; 1 a failed run, or
-``--verify`` finding something listed.
+Exit codes (INTERFACE.md): 0 done (or, with ``--verify``, nothing listed remains and the
+dataset is whole); 2 a usage error or a bad request, one line naming the flag, before anything
+changes; 1 a failed run, or ``--verify`` finding something listed (remains); 3 ``--verify``
+finding the dataset damaged or unreadable (a damaged, missing or stray file, a count that is not
+what the data gives). Each failure ends with one line on stderr saying why, never a traceback.
+
+Keys of a request that match nothing (no document, no dead letter) are named ("nothing matched:
+<key>") and not recorded in the ledger, so ``c4 trace`` never calls them forgotten.
 """
 
 from __future__ import annotations
@@ -36,7 +41,11 @@ def _forget_parser() -> argparse.ArgumentParser:
     parser.add_argument("--urls", help="file: one URL a line")
     parser.add_argument("--domains", help="file: one domain a line (subdomains match too)")
     parser.add_argument("--doc_ids", help="file: one doc_id a line")
-    parser.add_argument("--verify", action="store_true", help="only check; exit 1 if any remains")
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="only check: exit 1 if anything listed remains, 3 if the dataset is damaged",
+    )
     return parser
 
 
@@ -101,7 +110,6 @@ def run_forget(argv: Sequence[str]) -> int:
     """``c4 forget DIR [--urls F] [--domains F] [--doc_ids F] [--verify]``."""
     from pipeline.forget import rewrite as forget
     from pipeline.forget import store as forget_store
-    from pipeline.forget import verify as forget_verify
 
     args = _parse(_forget_parser(), argv)
     if isinstance(args, int):
@@ -117,12 +125,12 @@ def run_forget(argv: Sequence[str]) -> int:
     except UsageError as exc:
         print(f"c4 forget: {exc}", file=sys.stderr)
         return 2
+    except (OSError, ValueError) as exc:  # forget/ledger.json or lineage unreadable
+        where = "c4 forget --verify: " if args.verify else "c4 forget: failed: "
+        print(where + _one_line(exc), file=sys.stderr)
+        return 3 if args.verify else 1
     if args.verify:
-        found = list(forget_verify.findings(build, request, ledger))
-        for line in found:
-            print(f"remains: {line}")
-        print(f"c4 forget --verify: {len(found)} listed item(s) remain in {args.dir}")
-        return 1 if found else 0
+        return _run_verify(build, request, ledger, args.dir)
     from pipeline.io.commit import begin
     from pipeline.report.store import remove_report
 
@@ -138,12 +146,19 @@ def run_forget(argv: Sequence[str]) -> int:
         return 2
     try:
         staged = forget_store.open_build(commit.write_dir)
-        result = forget.apply(staged, request, ledger)
+        matched = matched_part(staged, request)
+        unmatched = request.without(matched).without(ledger.request)
+        result = forget.apply(staged, matched, ledger)
         if not result["changes"]:
             commit.abort()
-            print(f"c4 forget: nothing listed is left in {args.dir}; nothing changed")
+            for key in unmatched.named():
+                print(f"nothing matched: {key}")
+            if unmatched == request:
+                print(f"c4 forget: nothing in {args.dir} matches; nothing recorded or changed")
+            else:
+                print(f"c4 forget: nothing listed is left in {args.dir}; nothing changed")
             return 0
-        report = report_json(args, request, result)
+        report = report_json(args, request, result, unmatched)
         json_path, text_path = _write_report(staged, report)
         removed_page = remove_report(staged.root)  # it may list a forgotten document
         commit.publish()
@@ -161,6 +176,48 @@ def run_forget(argv: Sequence[str]) -> int:
     return 0
 
 
+def _one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
+def _run_verify(build: Any, request: Request, ledger: Any, where: str) -> int:
+    """``--verify``: findings on stdout, one line on stderr saying why it is not 0."""
+    from pipeline.forget import verify as forget_verify
+
+    try:
+        verdict = forget_verify.verify(build, request, ledger)
+    except Exception as exc:  # a DIR unreadable in a way no check foresaw: still one line
+        print(f"c4 forget --verify: {where} is unreadable: {_one_line(exc)}", file=sys.stderr)
+        return forget_verify.DAMAGED
+    for line in verdict.remains:
+        print(f"remains: {line}")
+    for line in verdict.damaged:
+        print(f"damaged: {line}")
+    print(f"c4 forget --verify: {verdict.reason(where)}", file=sys.stderr if verdict.code else None)
+    return verdict.code
+
+
+def matched_part(build: Any, request: Request) -> Request:
+    """The keys of ``request`` that match a document of DIR or a URL in a dead-letter excerpt
+    (what ``c4 forget`` removes or redacts); the others are named and not recorded."""
+    import itertools
+
+    from pipeline import lineage
+    from pipeline.forget.rewrite import URL_IN_TEXT
+
+    documents = (
+        (row["doc_id"], row["url"])
+        for path in lineage.lineage_files(build.root)
+        for row in lineage.read_rows(path, ["doc_id", "url"])
+    )
+    letters: list[tuple[str, str]] = []
+    for path in lineage.match_paths(build.path("dead_letter/*.jsonl")):
+        for line in lineage.read_bytes(path).decode("utf-8").splitlines():
+            excerpt = str(json.loads(line).get("excerpt", ""))
+            letters.extend(("", url) for url in URL_IN_TEXT.findall(excerpt))
+    return request.matched(itertools.chain(documents, letters))
+
+
 def _check_doc_ids(build: Any, request: Request, ledger: Any) -> None:
     """Refuse a doc_id this DIR never held (a typo must not pass as done)."""
     from pipeline import lineage
@@ -175,12 +232,16 @@ def _check_doc_ids(build: Any, request: Request, ledger: Any) -> None:
 
 
 def report_json(
-    args: argparse.Namespace, request: Request, result: Mapping[str, Any]
+    args: argparse.Namespace,
+    request: Request,
+    result: Mapping[str, Any],
+    unmatched: Request | None = None,
 ) -> dict[str, Any]:
     """The deletion report: request, matches (digests only), files changed, counts, vocabulary."""
     from pipeline.forget import rewrite as forget
 
     masked = dict(result["masked"])
+    unmatched = unmatched or Request()
     return {
         "command": "c4 forget",
         "dir": args.dir,
@@ -192,6 +253,12 @@ def report_json(
             "files": {"urls": args.urls, "domains": args.domains, "doc_ids": args.doc_ids},
         },
         "matched": forget.matched_summary(result["matched"]),
+        # Asked, matched nothing, not recorded in the ledger.
+        "not_matched": {
+            "urls": sorted(unmatched.urls),
+            "domains": sorted(unmatched.domains),
+            "doc_ids": sorted(unmatched.doc_ids),
+        },
         "files_changed": sorted(result["changes"], key=lambda c: c["path"]),
         "counts": dict(result["counts"]),
         "masked": masked,
@@ -213,6 +280,10 @@ def format_report(report: Mapping[str, Any]) -> str:
         + ", ".join(f"{k}: {v}" for k, v in matched["by_reason"].items()),
         f"documents kept: {counts.get('kept_before', '?')} -> {counts.get('kept_after', '?')}",
     ]
+    not_matched = report.get("not_matched", {})
+    lines += [f"nothing matched: url {u}" for u in not_matched.get("urls", [])]
+    lines += [f"nothing matched: domain {d}" for d in not_matched.get("domains", [])]
+    lines += [f"nothing matched: doc_id {i}" for i in not_matched.get("doc_ids", [])]
     masked = report["masked"]
     if masked.get("present"):
         lines.append(f"masked examples removed: {masked['removed_examples']}")

@@ -153,7 +153,9 @@ def _tfds_shards(
             template = str(split.get("filepathTemplate") or TFDS_TEMPLATE)
             out[name] = [
                 posixpath.normpath(
-                    posixpath.join(tfds_rel, _expand(template, dataset, name, file_format, i, count))
+                    posixpath.join(
+                        tfds_rel, _expand(template, dataset, name, file_format, i, count)
+                    )
                 )
                 for i in range(count)
             ]
@@ -208,7 +210,9 @@ def _masked_shards(
             files = [f"part-{i:05d}-of-{count:05d}" for i in range(count)]
         else:
             pattern = build.path(f"masked/parquet/{split}/part-*.parquet")
-            files = [posixpath.basename(p)[: -len(".parquet")] for p in lineage.match_paths(pattern)]
+            files = [
+                posixpath.basename(p)[: -len(".parquet")] for p in lineage.match_paths(pattern)
+            ]
         for stem in files:
             table = f"{table_rel}/{split}/{stem}.parquet" if has_table else ""
             shards.append(

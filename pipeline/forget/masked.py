@@ -178,6 +178,14 @@ def _update_masked_config(build: Build, tallies: Iterable[dict[str, Any]]) -> No
         for name in ("examples", "inputs_tokens", "targets_tokens"):
             if name in totals:
                 totals[name] = int(totals[name]) - int(tally[name])
+    # Documents left in the examples (co-packed ones can lose all theirs): c4 forget --verify.
+    held: dict[str, set[str]] = {}
+    for shard in lineage.masked_parquet_files(build.root):
+        ids = held.setdefault(shard.rstrip("/").split("/")[-2], set())
+        ids.update(d for row in lineage.read_rows(shard, ["doc_ids"]) for d in row["doc_ids"] or ())
+    for split, ids in held.items():
+        if isinstance(splits.get(split), dict) and "documents" in splits[split]:
+            splits[split]["documents"] = len(ids)
     forgotten = config.setdefault("forgotten", {"examples": 0})
     forgotten["examples"] = int(forgotten.get("examples", 0)) + sum(t["examples"] for t in tallies)
     text = json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

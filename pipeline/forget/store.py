@@ -14,18 +14,20 @@ import json
 import os
 import posixpath
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
+from filters.ledger import KEYS as LEDGER_KEYS
+from filters.ledger import ledger_text, url_key_sha256
 from filters.lineage import Request, RequestError, request_lines, url_key
 from filters.spec import UsageError
 from pipeline import lineage
 from pipeline.write import join, write_atomic
 
 LEDGER = "forget/ledger.json"
-_LEDGER_KEYS = ("urls", "domains", "doc_ids", "sha256", "records")
+_LEDGER_KEYS = LEDGER_KEYS
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,8 @@ class Ledger:
     doc_ids: set[str]
     sha256: set[str]
     records: set[str]  # "source_file:record_offset" of removed documents
+    # sha256 of each removed document's URL key: a rebuild blocks its page (filters/ledger.py)
+    url_sha256: set[str] = field(default_factory=set)
 
     @property
     def request(self) -> Request:
@@ -132,10 +136,10 @@ class Ledger:
             self.doc_ids.add(row["doc_id"])
             self.sha256.add(row["sha256"])
             self.records.add(f"{row['source_file']}:{row['record_offset']}")
+            self.url_sha256.add(url_key_sha256(row["url"]))
 
     def to_json(self) -> str:
-        data = {key: sorted(getattr(self, key)) for key in _LEDGER_KEYS}
-        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+        return ledger_text({key: getattr(self, key) for key in _LEDGER_KEYS})
 
 
 def load_ledger(build: Build) -> Ledger:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.io import commit as protocol
+from pipeline.io import generations
 from pipeline.io.lock import BusyError, acquire
 
 
@@ -166,7 +167,7 @@ def test_a_switch_killed_after_moving_real_entries_aside_is_undone(tmp_path: Pat
     (out / "parquet/train").mkdir(parents=True)
     (out / "parquet/train/a").write_bytes(b"1")
     commit = protocol.begin(str(out), owns=("masked/",))
-    protocol._retire_legacy(str(out))  # what publish does first; then the process dies
+    generations.retire_legacy(str(out))  # what publish does first; then the process dies
     commit.lock.release() if commit.lock else None
     protocol.recover(str(out))
     assert (out / "parquet/train/a").read_bytes() == b"1" and not (out / "parquet").is_symlink()
