@@ -40,6 +40,8 @@ setup(
         "zstandard==0.25.0",
         "numpy==2.4.6",  # pipeline/transforms/vote_rows.py
         "tldextract==5.4.0",
+        # UTS #46 host keys of forget/trace/blocklists (filters/lineage.py); pinned as in the lock.
+        "idna==3.20",
         "pyarrow==25.0.1",
         # The shipped vocabulary's bytes depend on it; masking runs on the workers.
         "sentencepiece==0.2.3",

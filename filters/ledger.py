@@ -118,6 +118,14 @@ class CarriedLedger:
     block: LedgerBlock
 
 
-def missing(ledger: Mapping[str, Iterable[str]], other: Mapping[str, Iterable[str]]) -> int:
-    """How many entries of ``ledger`` (every key) ``other`` does not hold."""
-    return sum(len(set(ledger.get(k, ())) - set(other.get(k, ()))) for k in KEYS)
+# What a user asked to forget, and a ledger counts as its items; the rest are digests.
+ITEMS = ("urls", "domains", "doc_ids")
+
+
+def missing(
+    ledger: Mapping[str, Iterable[str]],
+    other: Mapping[str, Iterable[str]],
+    keys: Iterable[str] = KEYS,
+) -> int:
+    """How many entries of ``ledger`` under ``keys`` ``other`` does not hold."""
+    return sum(len(set(ledger.get(k, ())) - set(other.get(k, ()))) for k in keys)

@@ -38,12 +38,17 @@ class Dropped(NamedTuple):
 
     ``stage`` is the TFDS counter namespace (``clean-page``) and ``reason`` the counter name
     (``filtered:too_few_sentences``), so ``f"{stage}/{reason}"`` is the TFDS counter.
+    ``source_file``, ``record_offset`` and ``record_id`` say where the record is (``c4 build
+    --record_drops`` writes them; ``record_offset`` -1 where not known).
     """
 
     stage: str
     reason: str
     doc_id: str
     url: str = ""
+    source_file: str = ""
+    record_offset: int = -1
+    record_id: str = ""
 
 
 class DeadLetter(NamedTuple):

@@ -35,6 +35,7 @@ def reconcile(
     dead_lettered: int,
     strict: bool = True,
     lost_bytes: int = 0,
+    removed: int = 0,
 ) -> dict[str, Any]:
     """Check and describe the record balance of one build.
 
@@ -45,22 +46,25 @@ def reconcile(
         dead_lettered: records that could not be read as pages.
         strict: raise on an imbalance instead of returning ``balanced: False``.
         lost_bytes: bytes of the input, as stored, that dead letters stand for beyond records.
+        removed: documents kept by the build and removed since by request (``c4 forget``): not
+            a rule's drop, so not in ``dropped``.
 
     Returns:
         ``{"input_records", "kept", "dropped": {"stage/reason": n}, "dropped_total",
         "dead_lettered", "balanced", "unaccounted"}`` with ``dropped`` sorted by name, and
-        ``"lost_bytes"`` when some were lost (absent, so stats of whole input keep their bytes).
+        ``"lost_bytes"`` when some were lost (absent, so stats of whole input keep their bytes),
+        ``"removed"`` when documents were removed by request (absent otherwise, likewise).
 
     Raises:
         ReconciliationError: ``strict`` and the numbers do not add up, or a count is negative.
     """
     dropped = {_reason_name(k): int(v) for k, v in dropped_by_reason.items() if v}
     dropped = dict(sorted(dropped.items()))
-    counts = [n_input_records, kept, dead_lettered, lost_bytes, *dropped.values()]
+    counts = [n_input_records, kept, dead_lettered, lost_bytes, removed, *dropped.values()]
     if any(c < 0 for c in counts):
         raise ReconciliationError(f"negative count in reconciliation: {counts}")
     dropped_total = sum(dropped.values())
-    unaccounted = n_input_records - kept - dropped_total - dead_lettered
+    unaccounted = n_input_records - kept - dropped_total - removed - dead_lettered
     result: dict[str, Any] = {
         "input_records": n_input_records,
         "kept": kept,
@@ -72,10 +76,13 @@ def reconcile(
     }
     if lost_bytes:
         result["lost_bytes"] = lost_bytes
+    if removed:
+        result["removed"] = removed
     if strict and unaccounted:
+        also = f"{removed} removed by request + " if removed else ""
         raise ReconciliationError(
             f"{n_input_records} input records != {kept} kept + {dropped_total} dropped + "
-            f"{dead_lettered} dead-lettered ({unaccounted:+d} unaccounted)"
+            f"{also}{dead_lettered} dead-lettered ({unaccounted:+d} unaccounted)"
         )
     return result
 

@@ -913,7 +913,7 @@ def _parse(
     elif require_timestamp and not timestamp:
         reason = "filtered:no_timestamp"
     if reason:
-        return Dropped(stage=STAGE, reason=reason, doc_id=doc_id, url=url)
+        return Dropped(STAGE, reason, doc_id, url, source_file, record_offset, record_id)
     return Page(
         url=url,
         normalized_url=normalize_url(url),

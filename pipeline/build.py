@@ -34,6 +34,7 @@ from pipeline.transforms.badwords import FilterBadwords
 from pipeline.transforms.clean import CleanPages
 from pipeline.transforms.common import is_counters, is_dead_letter, is_doc, is_not_doc
 from pipeline.transforms.dedup import DedupText, vote_buckets
+from pipeline.transforms.drops import is_drop
 from pipeline.transforms.language import FilterLanguage
 from pipeline.transforms.length import FilterLength
 from pipeline.transforms.paragraph import FilterParagraphs
@@ -86,10 +87,15 @@ def _stage(config: BuildConfig, label: str) -> beam.PTransform:
     return {
         "FilterLength": FilterLength,
         "FilterRealnews": lambda: FilterRealnews(rules),
-        "DedupUrls": lambda: DedupUrls(rules),
+        "DedupUrls": lambda: DedupUrls(rules, config.record_drops),
         "FilterParagraphs": FilterParagraphs,
         "CleanPages": lambda: CleanPages(rules),
-        "DedupText": lambda: DedupText(rules, vote_buckets(len(config.inputs))),
+        "DedupText": lambda: DedupText(
+            rules,
+            vote_buckets(len(config.inputs)),
+            config.record_drops,
+            resume_dir(config.output_dir, config.to_json()) if config.resumable else None,
+        ),
         "FilterLanguage": lambda: FilterLanguage(
             rules,
             config.language_detector,
@@ -104,12 +110,14 @@ def build_collections(root: beam.Pipeline, config: BuildConfig) -> C4Collections
     return apply_stages(root, config, report=False)[0]
 
 
-def apply_stages(
-    root: beam.Pipeline, config: BuildConfig, report: bool
-) -> tuple[C4Collections, beam.PCollection | None]:
+Applied = tuple[C4Collections, beam.PCollection | None, beam.PCollection | None]
+
+
+def apply_stages(root: beam.Pipeline, config: BuildConfig, report: bool) -> Applied:
     """``build_collections``; with ``report``, the stages also record for the report
     (``pipeline/report/taps.py``), and what they emitted beside the documents (counters, dead
-    letters, the report's tallies and samples) is returned for it."""
+    letters, the report's tallies and samples) is returned for it; with ``config.record_drops``,
+    the stages' drop records too (``pipeline/drops.py``)."""
     rules = config.rules
     blocklist = Request(frozenset(config.blocklist_urls), frozenset(config.blocklist_domains))
     fetch = FetchPolicy(
@@ -118,7 +126,10 @@ def apply_stages(
     resume = resume_dir(config.output_dir, config.to_json()) if config.resumable else None
     spilled = finished_spills(resume) if resume else {}
     fresh = tuple(f for f in config.inputs if file_key(f.path) not in spilled)
-    stream = root | "ReadWet" >> ReadWet(fresh, rules, blocklist, fetch, mark_files=bool(resume))
+    forget = config.forget.block if config.forget else None  # DIR's ledger (build_ledger.py)
+    stream = root | "ReadWet" >> ReadWet(
+        fresh, rules, blocklist, fetch, mark_files=bool(resume), forget=forget
+    )
     # Shuffle stages hand back what they passed by separately: merging it into their output
     # would make the runner copy every page to build the merged collection.
     side = []
@@ -140,10 +151,16 @@ def apply_stages(
         dead_letters=rest | "DeadLetters" >> beam.Filter(is_dead_letter),
         stats=rest | "Counters" >> beam.Filter(is_counters),
     )
+    drops = None
+    if config.record_drops:
+        from pipeline.drops import enable_drops
+
+        enable_drops(root)
+        drops = rest | "Drops" >> beam.Filter(is_drop)
     if not report:
-        return collections, None
+        return collections, None, drops
     enable_report(root, rules)
-    return collections, rest
+    return collections, rest, drops
 
 
 def build_pipeline(
@@ -159,7 +176,13 @@ def build_pipeline(
     from pipeline.report.sink import BuildReport, report_enabled
     from pipeline.write import WriteC4
 
-    collections, emitted = apply_stages(root, config, report=report_enabled())
+    collections, emitted, drops = apply_stages(root, config, report=report_enabled())
+    if drops is not None:  # DIR/drops/; its row count joins the counters
+        from pipeline.drops import WriteDrops
+
+        counted = drops | "WriteDrops" >> WriteDrops(config.write_dir, len(config.inputs))
+        stats = (collections.stats, counted) | "WithDrops" >> beam.Flatten()
+        collections = collections._replace(stats=stats)
     result: beam.PCollection = collections | "WriteC4" >> WriteC4(config)
     if config.mask:
         from pipeline.masking.run import MaskBuilt, mask_job

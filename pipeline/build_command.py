@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from filters.spec import UsageError
+from pipeline import build_ledger, derived
 from pipeline.command import (
     OneLineParser,
     configure_logging,
@@ -59,7 +60,7 @@ def run_build(argv: Sequence[str]) -> int:
 
 def _build(argv: Sequence[str]) -> int:
     from pipeline.config import make_build_config
-    from pipeline.io.expand import expand_remote
+    from pipeline.io.expand import with_attempts
     from pipeline.io.gcs import connect_anonymously_if_emulated
     from pipeline.io.output import check_remote_output_dir
     from pipeline.io.urls import is_remote
@@ -97,9 +98,10 @@ def _build(argv: Sequence[str]) -> int:
             blocklist_domains=args.blocklist_domains,
             crawls=args.crawl,
             max_wet_files=args.max_wet_files,
-            expand_remote=expand_remote,
+            expand_remote=with_attempts(args.download_attempts),  # listings too
             max_concurrent_downloads=args.max_concurrent_downloads,
             download_attempts=args.download_attempts,
+            record_drops=args.record_drops,
         )
         register_gcs_if_needed([*(f.path for f in config.inputs), config.output_dir])
         if config.mask:  # the vocabulary read and the lengths checked now, not after the build
@@ -107,6 +109,8 @@ def _build(argv: Sequence[str]) -> int:
         check_writable(config.output_dir)
         if is_remote(config.output_dir):
             check_remote_output_dir(config.output_dir, config.config, config.c4_version)
+        config = dataclasses.replace(config, drop_forget=args.drop_forget_ledger)
+        build_ledger.resolve(config.output_dir, args.forget_ledger, config.drop_forget)  # checked
         runner = make_runner(args.runner)
         options = run_options(beam_args)
     except UsageError as exc:
@@ -129,7 +133,16 @@ def _build(argv: Sequence[str]) -> int:
         print(f"c4 build: {exc}", file=sys.stderr)
         return 2
     on_interrupt(commit.abort)
-    config = dataclasses.replace(config, staging_dir=commit.write_dir, resumable=args.resumable)
+    try:  # again under DIR's lock: a forget may have grown the ledger since the check
+        forget = build_ledger.resolve(config.output_dir, args.forget_ledger, config.drop_forget)
+        build_ledger.stage(dataclasses.replace(config, forget=forget), commit.write_dir)
+    except UsageError as exc:
+        commit.abort()
+        print(f"c4 build: {exc}", file=sys.stderr)
+        return 2
+    config = dataclasses.replace(
+        config, staging_dir=commit.write_dir, resumable=args.resumable, forget=forget
+    )
     try:
         with watching(
             "c4 build",
@@ -143,28 +156,52 @@ def _build(argv: Sequence[str]) -> int:
         _LOG.exception("c4 build failed")
         print(f"c4 build: failed: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
         return 1
+    if _every_input_failed(commit, len(config.inputs)):
+        return 1
     from pipeline.report.run_facts import write_run_json  # run.json: what report.html leaves out
 
     elapsed = time.monotonic() - started
     write_run_json(commit.write_dir, args.runner, beam_args, elapsed)
+    derived.sync_masked(config.output_dir, commit.write_dir, commit.keeps)  # forget/derived.json
     commit.publish()
     if config.resumable:  # done: nothing left to resume
         from pipeline.transforms.resume import clear, resume_dir
 
         clear(resume_dir(config.output_dir, config.to_json()))
     _print_summary(config.output_dir, elapsed)  # after run.json: it lists what was written
+    ledger_line = build_ledger.summary_line(config)
+    if ledger_line:
+        print(ledger_line)
     return 0
+
+
+def _every_input_failed(commit: Any, inputs: int) -> bool:
+    """When no input could be read (pipeline/failed_inputs.py): DIR left as it was, the reasons
+    printed one input a line; whether it was so."""
+    from pipeline.failed_inputs import every_input_failed
+
+    reasons = every_input_failed(commit.write_dir, inputs)
+    if reasons is None:
+        return False
+    commit.abort()
+    print(
+        f"c4 build: failed: none of the {inputs} input file(s) could be read; "
+        f"{commit.output_dir} is left as it was:",
+        file=sys.stderr,
+    )
+    for line in reasons:
+        print(f"c4 build:   {line}", file=sys.stderr)
+    return True
 
 
 def begin_build(config: Any) -> Any:
     """The commit of a build into ``config.output_dir`` (``pipeline/io/commit.py``): it
-    replaces everything there but the forget ledger."""
+    replaces everything there but the forget ledger (``forget/``, unless dropped)."""
     from pipeline.io.commit import begin
 
     tfds_rel = f"c4/{config.config}/{config.c4_version}"
-    return begin(
-        config.output_dir, owns=("",), tfds_rel=tfds_rel, keeps=("forget/",), command="c4 build"
-    )
+    keeps = build_ledger.keeps(config)
+    return begin(config.output_dir, owns=("",), tfds_rel=tfds_rel, keeps=keeps, command="c4 build")
 
 
 def input_sizes(inputs: Sequence[Any]) -> list[int | None]:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from filters.ledger import CarriedLedger
 from filters.lineage import RequestError, parse_domain_line, parse_url_line, request_lines
 from filters.spec import DEFAULT_CONFIG, DEFAULT_VERSION, C4Rules, UsageError, resolve_rules
 from filters.wet import source_file_name
@@ -71,12 +72,20 @@ class BuildConfig:
     # https:// downloads (pipeline.io.http.FetchPolicy): per worker process, per request.
     max_concurrent_downloads: int = 4
     download_attempts: int = 8
+    # ``--record_drops``: DIR/drops/ lists every page a rule dropped, and why (pipeline/drops.py);
+    # in config.json when on.
+    record_drops: bool = False
     # Where this run writes before its commit makes it current (``pipeline/io/commit.py``);
     # never in config.json: the same build must give the same bytes wherever it was staged.
     staging_dir: str | None = None
     # ``--resumable`` (pipeline/transforms/resume.py): how the run is done, not what it makes,
     # so not in config.json either.
     resumable: bool = False
+    # The forget ledger applied at ingest and written to DIR/forget/ledger.json, and whether
+    # DIR's forget/ is dropped (``pipeline/build_ledger.py``); the ledger is its own file, not
+    # part of config.json.
+    forget: CarriedLedger | None = None
+    drop_forget: bool = False
 
     @property
     def write_dir(self) -> str:
@@ -91,7 +100,9 @@ class BuildConfig:
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready dict (inputs as a list of objects); the staging area left out."""
         data = asdict(self)
-        del data["staging_dir"], data["resumable"]
+        del data["staging_dir"], data["resumable"], data["forget"], data["drop_forget"]
+        if not self.record_drops:  # a default build's config.json as before the option
+            del data["record_drops"]
         return data
 
     def to_json(self) -> str:
@@ -338,6 +349,7 @@ def make_build_config(
     expand_remote: RemoteExpander | None = None,
     max_concurrent_downloads: int = 4,
     download_attempts: int = 8,
+    record_drops: bool = False,
     mask_options: MaskOptions | None = None,
 ) -> BuildConfig:
     """Validate every option and resolve the inputs; with no inputs, the bundled sample.
@@ -395,4 +407,5 @@ def make_build_config(
         max_wet_files=max_wet_files,
         max_concurrent_downloads=max_concurrent_downloads,
         download_attempts=download_attempts,
+        record_drops=record_drops,
     )

@@ -99,11 +99,30 @@ def add_build_arguments(parser: Any) -> None:
         default=None,
         help="file of domains (one a line) whose pages, subdomains included, are dropped too",
     )
+    # DIR's own forget/ledger.json is applied without a flag (pipeline/build_ledger.py).
+    parser.add_argument(
+        "--forget_ledger",
+        default=None,
+        help="a c4 forget ledger (forget/ledger.json of another DIR, local or gs://): its "
+        "documents are dropped while reading, and it becomes this output's ledger",
+    )
+    parser.add_argument(
+        "--drop_forget_ledger",
+        action="store_true",
+        help="do not carry DIR's forget/ (ledger, deletion reports) into the new output: its "
+        "forgotten documents come back unless --forget_ledger lists them",
+    )
     parser.add_argument(
         "--resumable",
         action="store_true",
         help="keep what a rerun of the same command needs to resume after a kill (per-file "
         "results, language decisions, in DIR/.c4/resume/; deleted at the end)",
+    )
+    parser.add_argument(
+        "--record_drops",
+        action="store_true",
+        help="also write DIR/drops/: every page a rule dropped, its source record, stage and "
+        "reason (and for a duplicate, the page kept), for c4 trace; off by default",
     )
     parser.add_argument(
         "--mask",

@@ -19,6 +19,8 @@ from pipeline.formats.tfds_layout import split_names
 
 # The counter the pipeline's reader emits once per WET record it parsed (before any rule).
 INPUT_RECORDS = "input/records"
+# Documents ``c4 forget`` removed from a finished build: by request, not by a rule's drop.
+REMOVED = "forget/removed"
 # Decompressed WET bytes read, when the reader counts them (throughput in MB/s).
 INPUT_BYTES = "input/bytes"
 # Input bytes (as stored) dead letters stand for beyond records (damage, failed downloads).
@@ -106,6 +108,7 @@ def reconcile(counters: Mapping[str, int], kept: int, dead_lettered: int) -> dic
         dead_lettered,
         strict=False,
         lost_bytes=int(counters.get(INPUT_LOST_BYTES, 0)),
+        removed=int(counters.get(REMOVED, 0)),
     )
 
 
@@ -197,8 +200,16 @@ def _fmt_int(n: int) -> str:
     return f"{n:,}"
 
 
-def data_card(stats: Mapping[str, Any], inputs: Sequence[str], max_inputs: int = 20) -> str:
-    """The text of ``DIR/DATA_CARD.md``: what this dataset is, how it was built, its terms."""
+def data_card(
+    stats: Mapping[str, Any],
+    inputs: Sequence[str],
+    max_inputs: int = 20,
+    removed_on: str | None = None,
+) -> str:
+    """The text of ``DIR/DATA_CARD.md``: what this dataset is, how it was built, its terms.
+
+    ``removed_on``: the date (``YYYY-MM-DD``) of the last ``c4 forget`` that removed documents.
+    """
     config, version = stats["config"], stats["c4_version"]
     rec = stats["reconciliation"]
     lines = [
@@ -222,8 +233,15 @@ def data_card(stats: Mapping[str, Any], inputs: Sequence[str], max_inputs: int =
         lines.append(f"  - ... and {_fmt_int(len(inputs) - max_inputs)} more (see `config.json`)")
     lines += [
         f"- Input records: {_fmt_int(rec['input_records'])}; kept {_fmt_int(rec['kept'])}, "
-        f"dropped by a rule {_fmt_int(rec['dropped_total'])}, dead-lettered "
-        f"{_fmt_int(rec['dead_lettered'])}"
+        f"dropped by a rule {_fmt_int(rec['dropped_total'])}, "
+        + (
+            f"removed by request {_fmt_int(rec['removed'])} (c4 forget"
+            + (f", last on {removed_on}" if removed_on else "")
+            + "; deletion reports in `forget/`), "
+            if rec.get("removed")
+            else ""
+        )
+        + f"dead-lettered {_fmt_int(rec['dead_lettered'])}"
         + (f"; {_fmt_int(rec['lost_bytes'])} input bytes lost." if rec.get("lost_bytes") else "."),
         "",
         "| split | documents | bytes (serialized) |",
@@ -286,6 +304,7 @@ def build_outputs(stats: Mapping[str, Any]) -> list[str]:
         "lineage/",
         "masked/",
         "dead_letter/",
+        "drops/",
         "report/",
         "stats.json",
         "config.json",
@@ -305,6 +324,7 @@ def _written_by_stats(stats: Mapping[str, Any]) -> list[str]:
         for path in build_outputs(stats)
         if (kept or path not in ("parquet/", "lineage/"))
         and (dead or path != "dead_letter/")
+        and (path != "drops/" or "drops/recorded" in stats["counters"])
         and path not in ("masked/", "report/", "report.html", "run.json")
     ]
 

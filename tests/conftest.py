@@ -102,3 +102,22 @@ def output_tree(root: Path) -> dict[str, Path]:
     from pipeline.io.commit import output_files
 
     return {rel: Path(path) for rel, path in output_files(str(root)).items()}
+
+
+def dir_snapshot(root: Path) -> dict[str, object]:
+    """Every entry under ``root``: links as their target, files as their bytes and mtime; for
+    "DIR is exactly as it was" (pipeline/io/commit.py)."""
+    import os
+
+    out: dict[str, object] = {}
+    for base, dirs, files in os.walk(root):
+        for name in sorted(dirs + files):
+            path = Path(base, name)
+            rel = path.relative_to(root).as_posix()
+            if path.is_symlink():
+                out[rel] = ("link", os.readlink(path))
+            elif path.is_file():
+                out[rel] = (path.read_bytes(), path.stat().st_mtime_ns)
+            else:
+                out[rel] = "dir"
+    return out

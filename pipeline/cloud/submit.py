@@ -237,7 +237,7 @@ def build_config_from_args(
     with a parameter of the same name needs no edit here.
     """
     from pipeline.config import make_build_config
-    from pipeline.io.expand import expand_remote
+    from pipeline.io.expand import with_attempts
     from pipeline.masking.options import MaskOptions
 
     values = dict(
@@ -247,7 +247,7 @@ def build_config_from_args(
         output_dir=args.output,
         crawls=getattr(args, "crawl", None),
         runner="DataflowRunner",
-        expand_remote=expand or expand_remote,
+        expand_remote=expand or with_attempts(args.download_attempts),
         beam_args=list(beam_args),
     )
     wanted = inspect.signature(make_build_config).parameters
@@ -338,6 +338,7 @@ def _submit(argv: Sequence[str]) -> int:
     try:
         config = build_config_from_args(args, beam_args, unexpanded)
         config = replace(config, resumable=args.resumable)  # spills in DIR/.c4/resume (gs://)
+        config = replace(config, drop_forget=args.drop_forget_ledger)
     except UsageError as exc:
         return _print_problems([*problems, str(exc)])
     problems += check_remote(config)
@@ -348,6 +349,7 @@ def _submit(argv: Sequence[str]) -> int:
         try:  # reads and writes the bucket: never on a dry run
             check_writable(config.output_dir)
             check_remote_output_dir(config.output_dir, config.config, config.c4_version)
+            config = with_forget_ledger(config, args.forget_ledger)
         except UsageError as exc:
             problems.append(str(exc))
     if problems:
@@ -438,24 +440,40 @@ def _describe(
     return 0 if all(stages.values()) else 1
 
 
+def with_forget_ledger(config: Any, given: str | None) -> Any:
+    """``config`` with the forget ledger the job applies (``pipeline/build_ledger.py``).
+
+    Raises:
+        UsageError: the job would drop entries of DIR's ledger, or a ledger is unreadable.
+    """
+    from pipeline import build_ledger
+
+    forget = build_ledger.resolve(config.output_dir, given, config.drop_forget)
+    return replace(config, forget=forget)
+
+
 def staged_commit(config: Any, dry_run: bool = False) -> Any:
     """The job's commit (``pipeline/io/commit.py``): it writes into a staging area and its last
     step publishes it, on a worker, since this process may be gone by then. No lock: no process
     here could release it (two jobs into one DIR are the user's to avoid, docs/layout.md). A
     dry run touches nothing remote, so its commit is only described."""
+    from pipeline import build_ledger
     from pipeline.io.commit import Commit, begin
 
     tfds_rel = f"c4/{config.config}/{config.c4_version}"
+    keeps = build_ledger.keeps(config)
     if dry_run:
-        return Commit(config.output_dir, "dry-run", ("",), tfds_rel, keeps=("forget/",))
-    return begin(
+        return Commit(config.output_dir, "dry-run", ("",), tfds_rel, keeps=keeps)
+    commit = begin(
         config.output_dir,
         owns=("",),
         tfds_rel=tfds_rel,
-        keeps=("forget/",),
+        keeps=keeps,
         command="c4 submit",
         lock=False,
     )
+    build_ledger.stage(config, commit.write_dir)  # DIR's forget ledger, or --forget_ledger's
+    return commit
 
 
 def launch_template(argv: Sequence[str]) -> None:
@@ -475,6 +493,8 @@ def launch_template(argv: Sequence[str]) -> None:
     parser.set_defaults(runner="DataflowRunner")
     args, beam_args = parser.parse_known_args(list(argv))
     config = build_config_from_args(args, beam_args)
+    config = replace(config, drop_forget=args.drop_forget_ledger)
+    config = with_forget_ledger(config, args.forget_ledger)
     options = PipelineOptions([f"--runner={args.runner}", *beam_args])
     pipeline = beam.Pipeline(options=options)
     commit = staged_commit(config)

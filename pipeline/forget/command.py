@@ -46,6 +46,14 @@ def _forget_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only check: exit 1 if anything listed remains, 3 if the dataset is damaged",
     )
+    parser.add_argument(
+        "--remask_collateral",
+        action="store_true",
+        help="re-mask the packs that lost examples, without the forgotten documents",
+    )
+    parser.add_argument(
+        "--unregister", metavar="PATH", help="drop a derived output deleted on purpose"
+    )
     return parser
 
 
@@ -81,7 +89,8 @@ def run_trace(argv: Sequence[str]) -> int:
     except UsageError as exc:
         print(f"c4 trace: {exc}", file=sys.stderr)
         return 2
-    rows = trace.trace(build, request)
+    dropped = trace.trace_drops(build, request)  # None: the build did not record its drops
+    rows = trace.trace(build, request) + (dropped or [])
     if args.json:
         for row in rows:
             print(json.dumps(row, sort_keys=True, ensure_ascii=False))
@@ -91,8 +100,11 @@ def run_trace(argv: Sequence[str]) -> int:
     for item in gone:
         print(f"forgotten: {item} (c4 forget; see {args.dir}/forget/)", file=sys.stderr)
     if not rows and not gone:
-        print("c4 trace: no document matches", file=sys.stderr)
+        more = "" if dropped is not None else f"; {trace.NOT_RECORDED}"
+        print(f"c4 trace: no document matches{more}", file=sys.stderr)
         return 1
+    if dropped is None:
+        print(f"c4 trace: {trace.NOT_RECORDED}", file=sys.stderr)
     return 0
 
 
@@ -109,19 +121,29 @@ def _request(args: argparse.Namespace) -> Request:
 def run_forget(argv: Sequence[str]) -> int:
     """``c4 forget DIR [--urls F] [--domains F] [--doc_ids F] [--verify]``."""
     from pipeline.forget import rewrite as forget
+    from pipeline.forget import sets as derived_sets
     from pipeline.forget import store as forget_store
 
     args = _parse(_forget_parser(), argv)
     if isinstance(args, int):
         return args
     try:
+        # c4 forget MDIR forgets through the DIR it was masked from (and every set of it).
+        args.dir, named = derived_sets.resolve(args.dir)
         build = forget_store.open_build(args.dir)
+        if args.unregister:
+            if args.urls or args.domains or args.doc_ids or args.verify or args.remask_collateral:
+                raise UsageError("--unregister: give it alone (no list, --verify or remask)")
+            print(f"unregistered: {derived_sets.unregister(build.root, args.unregister)}")
+            return 0
         request = _request(args)
         ledger = forget_store.load_ledger(build)
-        if request.empty and not (args.verify and not ledger.request.empty):
+        alone = (args.verify and not ledger.request.empty) or args.remask_collateral
+        if request.empty and not alone:
             raise UsageError("--urls/--domains/--doc_ids: give at least one non-empty list")
         if not args.verify:
             _check_doc_ids(build, request, ledger)
+            plan = derived_sets.remask_plan(build, named, args.remask_collateral)
     except UsageError as exc:
         print(f"c4 forget: {exc}", file=sys.stderr)
         return 2
@@ -130,7 +152,7 @@ def run_forget(argv: Sequence[str]) -> int:
         print(where + _one_line(exc), file=sys.stderr)
         return 3 if args.verify else 1
     if args.verify:
-        return _run_verify(build, request, ledger, args.dir)
+        return _run_verify(build, request, ledger, args.dir, named)
     from pipeline.io.commit import begin
     from pipeline.report.store import remove_report
 
@@ -146,9 +168,12 @@ def run_forget(argv: Sequence[str]) -> int:
         return 2
     try:
         staged = forget_store.open_build(commit.write_dir)
+        # Read again under the lock: a forget that ended since holds entries ours must keep.
+        ledger = forget_store.load_ledger(staged)
         matched = matched_part(staged, request)
         unmatched = request.without(matched).without(ledger.request)
-        result = forget.apply(staged, matched, ledger)
+        remask = plan.for_set("masked", staged.root) if plan else None
+        result = forget.apply(staged, matched, ledger, _today(), remask)
         if not result["changes"]:
             commit.abort()
             for key in unmatched.named():
@@ -157,8 +182,11 @@ def run_forget(argv: Sequence[str]) -> int:
                 print(f"c4 forget: nothing in {args.dir} matches; nothing recorded or changed")
             else:
                 print(f"c4 forget: nothing listed is left in {args.dir}; nothing changed")
-            return 0
+            # Sets outside DIR: a run stopped after DIR's commit is finished here.
+            return derived_sets.after_dir(build.root, args.dir, None, named, plan, format_report)
         report = report_json(args, request, result, unmatched)
+        report_rel = lineage_relative(staged.root, forget_store.report_paths(staged)[0])
+        report["derived"] = derived_sets.pending(staged, build.root, named, report_rel)
         json_path, text_path = _write_report(staged, report)
         removed_page = remove_report(staged.root)  # it may list a forgotten document
         commit.publish()
@@ -173,19 +201,38 @@ def run_forget(argv: Sequence[str]) -> int:
     print(f"report: {json_path}\n        {text_path}")
     if removed_page:
         print(f"DIR/report.html removed (it sampled the documents): c4 report {args.dir}")
-    return 0
+    return derived_sets.after_dir(build.root, args.dir, json_path, named, plan, format_report)
+
+
+def _today() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
+
+
+def lineage_relative(root: str, path: str) -> str:
+    from pipeline import lineage
+
+    return lineage.relative(root, path)
 
 
 def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".splitlines()[0]
 
 
-def _run_verify(build: Any, request: Request, ledger: Any, where: str) -> int:
+def _run_verify(
+    build: Any, request: Request, ledger: Any, where: str, named: str | None = None
+) -> int:
     """``--verify``: findings on stdout, one line on stderr saying why it is not 0."""
+    from pipeline.forget import sets as derived_sets
     from pipeline.forget import verify as forget_verify
 
     try:
         verdict = forget_verify.verify(build, request, ledger)
+        # Every registered set outside DIR too; one that cannot be reached is damage.
+        remains, damaged, notes = derived_sets.verify_sets(build, request, ledger, named)
+        verdict.remains += remains
+        verdict.damaged += damaged
+        for line in notes:
+            print(f"note: {line}")
     except Exception as exc:  # a DIR unreadable in a way no check foresaw: still one line
         print(f"c4 forget --verify: {where} is unreadable: {_one_line(exc)}", file=sys.stderr)
         return forget_verify.DAMAGED
@@ -290,6 +337,10 @@ def format_report(report: Mapping[str, Any]) -> str:
         vocab = masked.get("vocab", {})
         state = "TAINTED" if vocab.get("tainted") else "clean"
         lines.append(f"vocabulary {vocab.get('source', '?')}: {state} ({vocab.get('note', '')})")
+    from pipeline.forget import sets as derived_sets
+
+    lines += derived_sets.collateral_lines(masked.get("collateral", {}))
+    lines += derived_sets.set_lines(report)
     lines.append(f"files changed: {len(report['files_changed'])}")
     for change in report["files_changed"]:
         lines.append(

@@ -257,6 +257,22 @@ def _private(rel: str) -> bool:
     return parts[0] == PRIVATE or any(p.startswith(STAGING_PREFIX) for p in parts)
 
 
+def registered_inside(root: str) -> list[str]:
+    """Outputs derived from DIR and registered in it (``forget/derived.json``) that live inside
+    DIR, relative (a vocabulary or a masked set put there): theirs, not strays; ``c4 forget
+    --verify`` checks a registered set on its own (``pipeline/forget/sets.py``)."""
+    from pipeline import derived
+
+    try:
+        entries = derived.load(root)
+    except (OSError, ValueError):  # a damaged registry is reported where it is read
+        return []
+    base = root.rstrip("/") + "/"
+    # DIR/masked is part of the dataset (its files are named above), not a set of its own.
+    inside = (derived.location(root, e) for e in entries if e.path != derived.MASKED)
+    return sorted(path[len(base) :].rstrip("/") for path in inside if path.startswith(base))
+
+
 def stray_reason(rel: str) -> str:
     """Why a reachable file that is not a dataset file must not be there ('' if allowed)."""
     parts = rel.split("/")

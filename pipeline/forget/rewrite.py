@@ -37,6 +37,8 @@ from pipeline.forget.store import Build, Ledger, data_shards, exists, read_text
 from pipeline.formats import parquet_io, tfds_layout, tfrecord
 from pipeline.write import input_names, join, write_atomic
 
+# Before ``forget/removed`` (``summary.REMOVED``), forgotten documents were counted as a rule's
+# drop under this name; the next forget moves that count to ``forget/removed``.
 FORGOTTEN = "forget/filtered:forgotten"
 # URLs inside a dead letter's excerpt (the WARC-Target-URI header, links in the text).
 URL_IN_TEXT = re.compile(r"https?://[^\s\"'<>]+")
@@ -161,16 +163,23 @@ def split_totals(build: Build) -> dict[str, dict[str, Any]]:
     return totals
 
 
-def update_metadata(build: Build) -> dict[str, int]:
-    """Recompute stats.json, dataset_info.json and DATA_CARD.md from lineage; kept before/after."""
+def update_metadata(build: Build, day: str | None = None) -> dict[str, int]:
+    """Recompute stats.json, dataset_info.json and DATA_CARD.md from lineage; kept before/after.
+
+    The build's drop counters stay as built; the documents removed are counted under
+    ``forget/removed`` (input = kept + dropped + removed + dead-lettered), and the data card
+    says "removed by request" with the count and ``day`` (the forget's date, UTC).
+    """
     stats_path = build.path("stats.json")
     stats = json.loads(read_text(stats_path))
     totals = split_totals(build)
     kept_before = int(stats["reconciliation"]["kept"])
     kept_after = sum(sum(t["shard_lengths"]) for t in totals.values())
     counters = dict(stats["counters"])
-    if kept_before != kept_after:
-        counters[FORGOTTEN] = counters.get(FORGOTTEN, 0) + kept_before - kept_after
+    removed = counters.pop(FORGOTTEN, 0) + counters.get(summary.REMOVED, 0)
+    removed += kept_before - kept_after
+    if removed:
+        counters[summary.REMOVED] = removed
     splits = []
     for name in sorted(set(stats["splits"]) | set(totals)):
         t = totals.get(name, {"shard_lengths": [], "num_bytes": 0, "text_bytes": 0})
@@ -184,7 +193,11 @@ def update_metadata(build: Build) -> dict[str, int]:
     _write_if_changed(stats_path, summary.json_text(new_stats).encode("utf-8"))
     _update_dataset_info(build, splits)
     inputs = input_names(i.get("source_file", i.get("path", "")) for i in build.resolved["inputs"])
-    card = summary.data_card(new_stats, inputs).encode("utf-8")
+    card_text = read_text(build.path("DATA_CARD.md")) if exists(build.path("DATA_CARD.md")) else ""
+    if kept_before == kept_after:  # the date of the last removal stays what the card says
+        found = re.search(r"c4 forget, last on (\d{4}-\d{2}-\d{2})", card_text)
+        day = found.group(1) if found else None
+    card = summary.data_card(new_stats, inputs, removed_on=day).encode("utf-8")
     _write_if_changed(build.path("DATA_CARD.md"), card)
     return {"kept_before": kept_before, "kept_after": kept_after}
 
@@ -210,18 +223,27 @@ def _write_if_changed(path: str, data: bytes) -> None:
         write_atomic(path, data)
 
 
-def apply(build: Build, request: Request, ledger: Ledger) -> dict[str, Any]:
-    """Steps 2-5 of the module docstring; returns what the report needs (no text in it)."""
+def apply(
+    build: Build,
+    request: Request,
+    ledger: Ledger,
+    day: str | None = None,
+    remask: forget_masked.Remask | None = None,
+) -> dict[str, Any]:
+    """Steps 2-5 of the module docstring; returns what the report needs (no text in it).
+
+    ``day``: the forget's date for the data card; ``remask``: ``--remask_collateral``.
+    """
     matched = matching_rows(build, request)
     before = ledger.to_json()
     ledger.add(request, matched)
     if ledger.to_json() != before:
         forget_store.save_ledger(build, ledger)
     changes = remove_documents(build, {r["doc_id"] for r in matched})
-    masked = forget_masked.remove_examples(build, ledger.doc_ids)
+    masked = forget_masked.remove_examples(build, ledger.doc_ids, remask)
     changes.extend(masked.pop("changes"))
     changes.extend(_redact_dead_letters(build, ledger))
-    counts = update_metadata(build) if changes else {}
+    counts = update_metadata(build, day) if changes else {}
     return {"matched": matched, "changes": changes, "masked": masked, "counts": counts}
 
 

@@ -6,7 +6,8 @@ names the metadata gives (``pipeline/forget/inventory.py``): each TFRecord examp
 of its text), each Parquet row (doc_id, url, text digest), each lineage row, each masked example
 (its ``doc_ids``, and its TFRecord twin example by example), each masked-lineage row, each
 dead-letter excerpt, and every stray file a reader can reach. A text that was forgotten and came
-back under another URL or doc_id is still found, by its digest (exact copies only).
+back under another URL or doc_id is still found, by its digest (exact copies only), and a page
+of a forgotten document that came back under another doc_id by its URL key's digest.
 
 Two kinds of finding, two exit codes (``Verdict.code``):
 
@@ -26,16 +27,17 @@ from __future__ import annotations
 
 import io
 import json
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
+from filters.ledger import url_key_sha256
 from filters.lineage import Request, content_digest
 from pipeline import lineage
-from pipeline.forget import inventory
+from pipeline.forget import inventory, twins
 from pipeline.forget.inventory import DataShard, Inventory, MaskedShard
 from pipeline.forget.rewrite import mentions
 from pipeline.forget.store import Build, Ledger, exists
@@ -97,7 +99,11 @@ class _Check:
         reason = self.request.reason(doc_id, url)
         if reason:
             return reason
-        return "text sha256" if digest is not None and digest in self.ledger.sha256 else ""
+        if digest is not None and digest in self.ledger.sha256:
+            return "text sha256"
+        if url and self.ledger.url_sha256 and url_key_sha256(url) in self.ledger.url_sha256:
+            return "url of a forgotten document"
+        return ""
 
     def row_why(self, row: Mapping[str, Any]) -> str:
         """Why a row of any table (data, lineage, masked, a stray's) holds something listed."""
@@ -135,9 +141,19 @@ class _Check:
 
     def rows(self, rel: str, columns: Sequence[str] = ()) -> list[dict[str, Any]] | None:
         """A Parquet file's rows; None if missing or damaged."""
+        table = self.table(rel)
+        if table is None:
+            return None
+        if columns:
+            table = table.select([c for c in columns if c in table.column_names])
+        rows: list[dict[str, Any]] = table.to_pylist()
+        return rows
+
+    def table(self, rel: str) -> pa.Table | None:
+        """A Parquet file; None if missing or damaged."""
         data = self.read(rel)
         try:
-            return None if data is None else _rows(data, columns)
+            return None if data is None else _table(data)
         except _Unreadable as exc:
             self.damage(f"{rel}: {exc}")
             return None
@@ -153,21 +169,18 @@ def _records(data: bytes) -> tuple[list[bytes], str]:
     return out, ""
 
 
-def _rows(data: bytes, columns: Sequence[str] = ()) -> list[dict[str, Any]]:
+def _table(data: bytes) -> pa.Table:
     try:
-        table = pq.read_table(io.BytesIO(data), use_threads=False)
-        if columns:
-            table = table.select([c for c in columns if c in table.column_names])
-        rows: list[dict[str, Any]] = table.to_pylist()
+        return pq.read_table(io.BytesIO(data), use_threads=False)
     except Exception as exc:  # pyarrow: ArrowInvalid, OSError, ... whatever the damage is
         raise _Unreadable(f"not a readable Parquet file ({_error(exc)})") from None
-    return rows
 
 
 def _error(exc: BaseException) -> str:
     if isinstance(exc, _Unreadable):
         return str(exc)
-    text = (str(exc).splitlines() or [""])[0][:160]
+    # The first sentence: pyarrow's messages run on ("... Either the file is corrupted or ...").
+    text = (str(exc).splitlines() or [""])[0].split(". ")[0][:160]
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
@@ -330,27 +343,31 @@ def _agree(check: _Check, rel: str, split: str, name: str, said: object, found: 
 def _masked(check: _Check, inv: Inventory) -> None:
     """Each masked shard (doc_ids, TFRecord twin, lineage table), then config.json's counts."""
     forgotten = bool(check.ledger.doc_ids) or _forgotten_examples(inv.masked_config) > 0
-    per_split: dict[str, list[list[dict[str, Any]] | None]] = {}
+    per_split: dict[str, list[tuple[list[list[str]], dict[str, twins.Tokens]] | None]] = {}
     for shard in inv.masked:
-        rows = check.rows(shard.parquet, ["inputs", "targets", "doc_ids"])
-        per_split.setdefault(shard.split, []).append(rows)
-        for i, row in enumerate(rows or ()):
-            check.found(f"{shard.parquet}#{i}", check.row_why({"doc_ids": row.get("doc_ids")}))
-        _masked_twin(check, shard, rows, forgotten)
+        table = check.table(shard.parquet)
+        read = None
+        if table is not None:
+            held = table["doc_ids"].to_pylist() if "doc_ids" in table.column_names else []
+            read = ([list(ids or ()) for ids in held], twins.from_table(table))
+        per_split.setdefault(shard.split, []).append(read)
+        for i, ids in enumerate(read[0] if read else ()):
+            check.found(f"{shard.parquet}#{i}", check.row_why({"doc_ids": ids}))
+        _masked_twin(check, shard, read[1] if read else None, forgotten)
         if shard.table:
-            _masked_table(check, shard, rows)
+            _masked_table(check, shard, read[0] if read else None)
     splits = (inv.masked_config or {}).get("splits", {})
     for split, shards in sorted(per_split.items()):
         totals = splits.get(split) if isinstance(splits, dict) else None
         if not isinstance(totals, dict) or any(r is None for r in shards):
             continue
-        rows = [row for r in shards for row in r or ()]
+        files = [r for r in shards if r is not None]
         found = {
-            "shards": len(shards),
-            "examples": len(rows),
-            "documents": len({d for row in rows for d in row.get("doc_ids") or ()}),
-            "inputs_tokens": sum(len(row.get("inputs") or ()) for row in rows),
-            "targets_tokens": sum(len(row.get("targets") or ()) for row in rows),
+            "shards": len(files),
+            "examples": sum(len(tokens["inputs"].lengths) for _, tokens in files),
+            "documents": len({d for held, _ in files for ids in held for d in ids}),
+            "inputs_tokens": sum(int(tokens["inputs"].lengths.sum()) for _, tokens in files),
+            "targets_tokens": sum(int(tokens["targets"].lengths.sum()) for _, tokens in files),
         }
         for name, value in found.items():
             if name in totals:
@@ -363,7 +380,7 @@ def _forgotten_examples(config: Mapping[str, Any] | None) -> int:
 
 
 def _masked_twin(
-    check: _Check, shard: MaskedShard, rows: list[dict[str, Any]] | None, forgotten: bool
+    check: _Check, shard: MaskedShard, expected: dict[str, twins.Tokens] | None, forgotten: bool
 ) -> None:
     """The TFRecord twin holds the Parquet file's examples, in order, and nothing else.
 
@@ -372,23 +389,16 @@ def _masked_twin(
     file from before the forget): it remains. Anything else that differs is damage.
     """
     records, whole = check.records(shard.tfrecord)
-    if not whole or rows is None:
+    if not whole or expected is None:
         return
     try:
-        examples = [_tokens(tfrecord.decode_example(r)) for r in records]
-    except ValueError as exc:
+        examples = twins.from_records(records)
+    except (ValueError, UnicodeDecodeError) as exc:
         check.damage(f"{shard.tfrecord}: not readable masked examples ({_error(exc)})")
         return
-    expected = [_tokens(row) for row in rows]
-    if examples == expected:
+    if twins.same(examples, expected):
         return
-    unmatched = Counter(expected)
-    extra = []
-    for i, pair in enumerate(examples):
-        if unmatched[pair] > 0:
-            unmatched[pair] -= 1
-        else:
-            extra.append(i)
+    extra, missing = twins.extra_and_missing(examples, expected)
     if extra and forgotten:
         for i in extra:
             check.found(
@@ -396,26 +406,21 @@ def _masked_twin(
                 f"an example {shard.parquet} does not hold (documents unknown: a copy from "
                 "before a forget?)",
             )
-    if not extra or not forgotten or unmatched.total():
+    if not extra or not forgotten or missing:
+        count, twin_count = len(records), len(expected["inputs"].lengths)
         check.damage(
-            f"{shard.tfrecord}: {len(examples)} examples, not the {len(expected)} of its twin "
-            f"{shard.parquet}"
+            f"{shard.tfrecord}: {count} examples, not the {twin_count} of its twin {shard.parquet}"
         )
 
 
-def _tokens(example: Mapping[str, Any]) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    return tuple(example.get("inputs") or ()), tuple(example.get("targets") or ())
-
-
-def _masked_table(check: _Check, shard: MaskedShard, rows: list[dict[str, Any]] | None) -> None:
+def _masked_table(check: _Check, shard: MaskedShard, held: list[list[str]] | None) -> None:
     """The masked lineage table: no forgotten doc_id, and what a fresh scan of its shard gives."""
     table = check.rows(shard.table)
     for i, row in enumerate(table or ()):
         if row.get("doc_id") in check.request.doc_ids:
             check.found(f"{shard.table}#{i}", "masked lineage of a doc_id")
-    if table is None or rows is None:
+    if table is None or held is None:
         return
-    held = [row.get("doc_ids") or [] for row in rows]
     if table != masked_lineage.table_rows(held, shard.parquet, shard.tfrecord):
         check.damage(f"{shard.table}: does not list what {shard.parquet} holds")
 
@@ -451,8 +456,9 @@ def _letters(check: _Check, rel: str, data: bytes) -> None:
 def _strays(check: _Check, inv: Inventory) -> None:
     """Files a reader reaches that are not the dataset's: read for remains, then flagged."""
     expected = inv.expected()
+    theirs = tuple(inventory.registered_inside(check.build.root))
     for rel in inventory.reachable(check.build.root):
-        if rel in expected:
+        if rel in expected or any(rel == t or rel.startswith(t + "/") for t in theirs):
             continue
         reason = inventory.stray_reason(rel)
         if reason:
@@ -466,7 +472,7 @@ def _scan_stray(check: _Check, rel: str) -> bool:
         data = lineage.read_bytes(check.build.path(rel))
         check.verdict.files_read += 1
         if data.startswith(b"PAR1"):
-            for i, row in enumerate(_rows(data)):
+            for i, row in enumerate(_table(data).to_pylist()):
                 check.found(f"{rel}#{i}", check.row_why(row))
         elif ".jsonl" in rel:
             _letters(check, rel, data)

@@ -18,6 +18,9 @@ Private Beam APIs (docs/runners.md; ``pipeline.runners.PATCHED_BEAM_VERSION``):
 from __future__ import annotations
 
 import os
+import threading
+from typing import Any
+from urllib.parse import quote
 
 EMULATOR_ENV = "STORAGE_EMULATOR_HOST"
 
@@ -43,3 +46,99 @@ def connect_anonymously_if_emulated() -> bool:
         auth._Credentials._credentials = None
         auth._Credentials._credentials_init = True
     return True
+
+
+# Reading objects ourselves: ``pipeline.io.http`` fetches a ``gs://`` object from the JSON API's
+# media endpoint with the same retries, backoff, resume and dead letters as an ``https://`` file
+# (Beam's ``GcsIO`` retries on its own terms, for up to 120 s, and its failures would each need
+# translating). The objects are read as stored, like ``GcsIO``'s raw download.
+GCS_SCHEME = "gs://"
+GCS_ENDPOINT = "https://storage.googleapis.com"
+READ_SCOPE = "https://www.googleapis.com/auth/devstorage.read_only"
+
+
+class CredentialsError(OSError):
+    """No credentials for ``gs://``, or they could not be refreshed.
+
+    ``transient``: worth trying again (the token server did not answer), else final.
+    """
+
+    def __init__(self, message: str, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+def endpoint() -> str:
+    """Where the JSON API is: the emulator's address (with a scheme), else GCS."""
+    host = emulator_host()
+    if host is None:
+        return GCS_ENDPOINT
+    return (host if "://" in host else f"http://{host}").rstrip("/")
+
+
+def split(path: str) -> tuple[str, str]:
+    """``gs://bucket/a/b`` -> ``("bucket", "a/b")``."""
+    bucket, _, name = path[len(GCS_SCHEME) :].partition("/")
+    return bucket, name
+
+
+def media_url(path: str) -> str:
+    """The URL of an object's bytes (``alt=media``)."""
+    bucket, name = split(path)
+    return (
+        f"{endpoint()}/download/storage/v1/b/{quote(bucket, safe='')}/o/"
+        f"{quote(name, safe='')}?alt=media"
+    )
+
+
+def is_api_url(url: str) -> bool:
+    """A URL of the JSON API (GCS's, or the emulator's): requests to it carry the credentials."""
+    return url.startswith(endpoint() + "/")
+
+
+def list_url(bucket: str, prefix: str, page_token: str = "") -> str:
+    """The URL of one page of a bucket's objects under ``prefix`` (names and sizes)."""
+    url = f"{endpoint()}/storage/v1/b/{quote(bucket, safe='')}/o?prefix={quote(prefix, safe='')}"
+    url += "&fields=items(name,size),nextPageToken"
+    return url + (f"&pageToken={quote(page_token, safe='')}" if page_token else "")
+
+
+def metadata_url(path: str) -> str:
+    """The URL of an object's metadata (its ``size`` among them)."""
+    bucket, name = split(path)
+    return f"{endpoint()}/storage/v1/b/{quote(bucket, safe='')}/o/{quote(name, safe='')}"
+
+
+_AUTH_LOCK = threading.Lock()
+# Per process, as Beam's own GCS client caches them: one token refresh serves every download.
+_credentials: Any = None
+
+
+def auth_headers(url: str) -> dict[str, str]:
+    """The headers that authorize a request to ``url``: none against an emulator, else the
+    Application Default Credentials' bearer token (refreshed when it expires).
+
+    Raises:
+        CredentialsError: none found, or the refresh failed.
+    """
+    if emulator_host() is not None:
+        return {}
+    import google.auth
+    import google.auth.exceptions
+    import google.auth.transport.urllib3
+    import urllib3
+
+    global _credentials
+    headers: dict[str, str] = {}
+    with _AUTH_LOCK:
+        try:
+            if _credentials is None:
+                _credentials, _ = google.auth.default(scopes=[READ_SCOPE])
+            request = google.auth.transport.urllib3.Request(urllib3.PoolManager())
+            _credentials.before_request(request, "GET", url, headers)
+        except google.auth.exceptions.TransportError as exc:
+            raise CredentialsError(f"credentials: {type(exc).__name__}", transient=True) from None
+        except google.auth.exceptions.GoogleAuthError as exc:
+            detail = f"credentials: {type(exc).__name__}: {exc}".splitlines()[0][:200]
+            raise CredentialsError(detail, transient=False) from None
+    return headers

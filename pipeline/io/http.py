@@ -1,4 +1,5 @@
-"""Streaming HTTP(S) downloads that survive throttling, resets and truncated bodies.
+"""Streaming downloads (``https://``, ``gs://``) that survive throttling, resets and truncated
+bodies.
 
 Common Crawl throttles (429, or S3's ``503 SlowDown``) and drops connections under load; a
 Dataflow job with hundreds of workers sees that on every run. ``HttpFetcher.open(url)`` returns a
@@ -12,6 +13,12 @@ carries a short reason for the dead-letter output, and the file's size where it 
 A body that ends with no ``Content-Length`` to check it against is checked with a ``HEAD``: a
 download cut short there is resumed like any other, not taken for a shorter file.
 
+A ``gs://`` object is fetched the same way, from the JSON API's media endpoint
+(``pipeline.io.gcs``: the emulator's under ``STORAGE_EMULATOR_HOST``, with the job's credentials
+on GCS), so one policy (``--download_attempts``, the backoff) and one kind of dead letter serve
+every remote source; its size, where a request must ask, comes from the object's metadata, else
+from the listing that named it at launch.
+
 At most ``FetchPolicy.max_concurrent`` requests are open at once in a process, whatever the
 number of threads and DoFn instances in it: the slots are a process-wide semaphore. A stream
 holds its slot from ``open`` until it is closed or exhausted.
@@ -22,25 +29,47 @@ from __future__ import annotations
 import email.utils
 import http.client
 import io
+import json
+import os
 import random
 import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import urllib3
 from urllib3.exceptions import HTTPError as Urllib3Error
 
+from pipeline.io import gcs
+
 # Worth retrying: throttling, timeouts and server errors; anything else (404, 403) is final.
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _RANGE_TOTAL = re.compile(r"bytes (\d+)-\d+/(\d+|\*)")
 _S3_CODE = re.compile(rb"<Code>([A-Za-z]+)</Code>")
+# GCS's JSON errors: {"error": {"errors": [{"reason": "backendError", ...}], ...}}
+_GCS_REASON = re.compile(rb'"reason"\s*:\s*"([A-Za-z]+)"')
 _ERROR_BODY_BYTES = 1024
 REASON_PREFIX = "download_failed"
 # A HEAD only asks for a size: it must not hold up a download that failed already.
 HEAD_TIMEOUT_S = 10.0
+# The defaults of ``FetchPolicy.base_delay_s`` and ``read_timeout_s``, in seconds, where a test
+# (or an operator) needs them shorter than a crawl does; the flags cover the rest.
+BACKOFF_ENV = "C4_DOWNLOAD_BACKOFF_S"
+READ_TIMEOUT_ENV = "C4_DOWNLOAD_READ_TIMEOUT_S"
+# Where a dead letter says the expected size came from.
+SIZE_FROM_SERVER = "the server"
+SIZE_FROM_LISTING = "the listing"
+
+
+def _env_seconds(name: str, default: float) -> float:
+    """A positive number of seconds from the environment, else ``default``."""
+    try:
+        value = float(os.environ.get(name) or default)
+    except ValueError:
+        return default
+    return value if value > 0 else default
 
 
 @dataclass(frozen=True)
@@ -51,18 +80,20 @@ class FetchPolicy:
         max_concurrent: requests open at once per worker process.
         max_attempts: tries of one request before giving up; the count restarts whenever
             bytes arrive, so a long download on a flaky link keeps resuming.
-        base_delay_s: first backoff; doubles per failure up to ``max_delay_s``.
+        base_delay_s: first backoff; doubles per failure up to ``max_delay_s`` (default 1, or
+            ``C4_DOWNLOAD_BACKOFF_S``).
         max_delay_s: longest wait, also the cap on a server's ``Retry-After``.
         connect_timeout_s: seconds to open a connection.
-        read_timeout_s: seconds without a byte before the connection counts as broken.
+        read_timeout_s: seconds without a byte before the connection counts as broken (default
+            120, or ``C4_DOWNLOAD_READ_TIMEOUT_S``).
     """
 
     max_concurrent: int = 4
     max_attempts: int = 8
-    base_delay_s: float = 1.0
+    base_delay_s: float = field(default_factory=lambda: _env_seconds(BACKOFF_ENV, 1.0))
     max_delay_s: float = 60.0
     connect_timeout_s: float = 30.0
-    read_timeout_s: float = 120.0
+    read_timeout_s: float = field(default_factory=lambda: _env_seconds(READ_TIMEOUT_ENV, 120.0))
 
     def __post_init__(self) -> None:
         if self.max_concurrent < 1 or self.max_attempts < 1:
@@ -80,14 +111,25 @@ class FetchPolicy:
 class FetchError(IOError):
     """A download that failed for good; ``reason`` is what the dead letter records.
 
-    ``offset``: bytes received before the failure; ``expected``: the file's size, if known.
+    ``offset``: bytes received before the failure; ``expected``: the file's size, if known;
+    ``size_from``: who gave that size (``SIZE_FROM_SERVER``, ``SIZE_FROM_LISTING``);
+    ``status``: the HTTP status of a final refusal (404, 403...), None after retries.
     """
 
-    def __init__(self, reason: str, offset: int = 0, expected: int | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        offset: int = 0,
+        expected: int | None = None,
+        size_from: str = SIZE_FROM_SERVER,
+        status: int | None = None,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.offset = offset
         self.expected = expected
+        self.size_from = size_from
+        self.status = status
 
 
 class _Retryable(Exception):
@@ -153,17 +195,19 @@ def _describe(exc: BaseException) -> str:
 
 
 class HttpStream(io.RawIOBase):
-    """The bytes of one URL, resumed across failures; see the module docstring.
+    """The bytes of one URL or ``gs://`` object, resumed across failures; see the module
+    docstring.
 
     Attributes:
         retries: failed requests that were retried.
         position: bytes delivered so far (the offset in the file as stored).
     """
 
-    def __init__(self, fetcher: HttpFetcher, url: str) -> None:
+    def __init__(self, fetcher: HttpFetcher, url: str, listed_size: int | None = None) -> None:
         super().__init__()
         self._fetcher = fetcher
         self._url = url
+        self._listed_size = listed_size  # what a listing at launch said, if it said
         self._response: Any = None
         self._length: int | None = None
         self._slot: threading.BoundedSemaphore | None = None
@@ -248,6 +292,10 @@ class HttpStream(io.RawIOBase):
             response = self._fetcher.request(self._url, headers)
         except Urllib3Error as exc:
             raise _Retryable(_describe(exc)) from None
+        except gcs.CredentialsError as exc:
+            if exc.transient:
+                raise _Retryable(str(exc)) from None
+            self._give_up(f"{exc} {self._url}")
         status = response.status
         if status in (200, 206):
             self._response = response
@@ -263,12 +311,12 @@ class HttpStream(io.RawIOBase):
         except Urllib3Error:
             body = b""
         response.release_conn()
-        code = _S3_CODE.search(body)
+        code = _S3_CODE.search(body) or _GCS_REASON.search(body)
         if code:
             what += f" {code.group(1).decode('ascii')}"
         if status in RETRY_STATUSES:
             raise _Retryable(what, _retry_after(response.headers.get("Retry-After")))
-        self._give_up(f"{what} {self._url}")
+        self._give_up(f"{what} {self._url}", status)
 
     def _start_body(self, response: Any) -> None:
         """Learn the total length; skip what we have if the server ignored our ``Range``."""
@@ -306,7 +354,7 @@ class HttpStream(io.RawIOBase):
             return data
         self._drop_response()
         if self._length is None:  # nothing to check the end against: ask the server
-            self._length = self._fetcher.head_length(self._url)
+            self._length = self._fetcher.size_of(self._url)
             if self._length is not None and self._length < self.position:
                 self._length = None  # a HEAD that does not describe this body
         if self._length is not None and self.position < self._length:
@@ -328,15 +376,19 @@ class HttpStream(io.RawIOBase):
         # The slot is kept while waiting: a throttled file must not let another one start.
         self._fetcher.sleep(delay)
 
-    def _give_up(self, what: str) -> None:
+    def _give_up(self, what: str, status: int | None = None) -> None:
         self._finish()
         if self._length is None:
-            self._length = self._fetcher.head_length(self._url)
-        raise FetchError(f"{REASON_PREFIX}: {what}", self.position, self._length)
+            self._length = self._fetcher.size_of(self._url)
+        reason = f"{REASON_PREFIX}: {what}"
+        if self._length is None and self._listed_size is not None:
+            raise FetchError(reason, self.position, self._listed_size, SIZE_FROM_LISTING, status)
+        raise FetchError(reason, self.position, self._length, SIZE_FROM_SERVER, status)
 
 
 class HttpFetcher:
-    """Opens URLs as resumable streams under ``policy``; one per DoFn instance (not picklable).
+    """Opens URLs and ``gs://`` objects as resumable streams under ``policy``; one per DoFn
+    instance (not picklable).
 
     Args:
         policy: retries, backoff, timeouts and the per-process cap on open requests.
@@ -355,34 +407,59 @@ class HttpFetcher:
         )
 
     def request(self, url: str, headers: dict[str, str]) -> Any:
-        """One GET, body not yet read (``preload_content=False``), content not decoded."""
+        """One GET of ``url`` (or of a ``gs://`` object's media), body not yet read
+        (``preload_content=False``), content not decoded.
+
+        Raises:
+            pipeline.io.gcs.CredentialsError: a ``gs://`` object, and no credentials for it.
+        """
+        if url.startswith(gcs.GCS_SCHEME):
+            url = gcs.media_url(url)
+            # As stored, like GcsIO's raw download: to a client that does not accept gzip, GCS
+            # would serve an object stored with Content-Encoding: gzip decompressed (no Range).
+            headers = {**headers, "Accept-Encoding": "gzip"}
+        if gcs.is_api_url(url):  # the credentials go to GCS's JSON API, never elsewhere
+            headers = {**headers, **gcs.auth_headers(url)}
         return self._pool.request(
             "GET", url, headers=headers, preload_content=False, decode_content=False
         )
 
-    def head_length(self, url: str) -> int | None:
-        """``url``'s ``Content-Length`` by one ``HEAD`` (no retries), None when it gives none."""
+    def size_of(self, url: str) -> int | None:
+        """``url``'s size by one request (no retries): a ``HEAD``'s ``Content-Length``, a
+        ``gs://`` object's metadata; None when the answer gives none."""
+        if gcs.is_api_url(url):  # an API answer (a listing page, metadata): not a file
+            return None
+        wait = min(HEAD_TIMEOUT_S, self.policy.read_timeout_s)
+        options: dict[str, Any] = {
+            "timeout": urllib3.Timeout(connect=wait, read=wait),
+            "retries": urllib3.Retry(total=None, connect=0, read=0, status=0, redirect=5),
+        }
         try:
+            if url.startswith(gcs.GCS_SCHEME):
+                where = gcs.metadata_url(url)
+                answer = self._pool.request(
+                    "GET", where, headers=gcs.auth_headers(where), **options
+                )
+                size = str(json.loads(answer.data).get("size")) if answer.status == 200 else ""
+                return int(size) if size.isdigit() else None
             response = self._pool.request(
-                "HEAD",
-                url,
-                headers={"Accept-Encoding": "identity"},
-                timeout=urllib3.Timeout(connect=HEAD_TIMEOUT_S, read=HEAD_TIMEOUT_S),
-                retries=urllib3.Retry(total=None, connect=0, read=0, status=0, redirect=5),
+                "HEAD", url, headers={"Accept-Encoding": "identity"}, **options
             )
-        except Urllib3Error:
+        except (Urllib3Error, gcs.CredentialsError, ValueError, AttributeError):
             return None
         length = response.headers.get("Content-Length", "")
         response.release_conn()
         return int(length) if response.status == 200 and length.isdigit() else None
 
-    def open(self, url: str) -> HttpStream:
-        """A stream of ``url``'s bytes; the first request is made here.
+    def open(self, url: str, listed_size: int | None = None) -> HttpStream:
+        """A stream of ``url``'s bytes (an ``https://`` URL or a ``gs://`` object); the first
+        request is made here. ``listed_size``: the size a listing gave at launch, for the dead
+        letter of a file whose size no answer gives.
 
         Raises:
             FetchError: the server refused the file for good, or every attempt failed.
         """
-        stream = HttpStream(self, url)
+        stream = HttpStream(self, url, listed_size)
         stream.connect()
         return stream
 

@@ -16,6 +16,7 @@ DEFAULT_CC_BASE_URL = "https://data.commoncrawl.org"
 CRAWL_ID = re.compile(r"CC-MAIN-\d{4}-\d{2}")
 CRAWL_PREFIX = "crawl-data/"
 HTTP_SCHEMES = ("http://", "https://")
+GCS_SCHEME = "gs://"
 # What an input path names, by its ending: a WET file, or a listing of WET paths.
 WET_SUFFIXES = (".wet", ".wet.gz")
 LISTING_SUFFIXES = (".paths", ".paths.gz", ".txt", ".txt.gz", ".lst", ".lst.gz")
@@ -27,8 +28,14 @@ def is_remote(path: str) -> bool:
 
 
 def is_http(path: str) -> bool:
-    """Read with ``pipeline.io.http`` rather than Beam's ``FileSystems``."""
+    """An ``http://`` or ``https://`` URL."""
     return path.startswith(HTTP_SCHEMES)
+
+
+def is_fetched(path: str) -> bool:
+    """Read with ``pipeline.io.http`` (its retries, backoff and dead letters) rather than Beam's
+    ``FileSystems``: ``https://`` URLs and ``gs://`` objects."""
+    return path.startswith((*HTTP_SCHEMES, GCS_SCHEME))
 
 
 def parse_crawls(values: Iterable[str] | None) -> tuple[str, ...]:

@@ -24,6 +24,8 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from filters.spec import UsageError
+from pipeline import derived
+from pipeline.io.lock import acquire
 from pipeline.masking.mask_transform import SpanCorruptSplits, read_vocab_bytes
 from pipeline.masking.options import MaskOptions, add_mask_arguments, english_vocab_refusal
 from pipeline.masking.packing import MaskConfig, masked_config
@@ -219,17 +221,22 @@ def mask_pipeline(
     job: MaskJob,
     packs_per_shard: int = PACKS_PER_SHARD,
     build_dir: str | None = None,
+    source: str | None = None,
 ) -> beam.PCollection:
     """The ``c4 mask`` graph; returns its single final PCollection (masked/config.json).
 
     ``build_dir``: the DIR read, so ``DIR/masked`` gets its lineage in ``DIR/lineage/masked``.
+    ``source``: the DIR read, recorded in a set masked elsewhere (``config.json``'s ``source``:
+    ``c4 forget MDIR`` forgets through it).
     """
+    config_json = job.config_json()
+    if source:
+        config_json["source"] = source
     final: beam.PCollection = (
         root
         | "ReadBuilt" >> ReadBuiltDocs(shards)
         | "SpanCorrupt" >> SpanCorruptSplits(job.config, job.vocab)
-        | "WriteMasked"
-        >> WriteMasked(masked_dir, job.config_json(), None, packs_per_shard, build_dir)
+        | "WriteMasked" >> WriteMasked(masked_dir, config_json, None, packs_per_shard, build_dir)
     )
     return final
 
@@ -294,12 +301,21 @@ def _mask(argv: Sequence[str]) -> int:
         print(f"c4 mask: {exc}", file=sys.stderr)
         return 2
     started = time.monotonic()
+    source = None if staged_inside(args.dir, masked_dir) else derived.normalize(args.dir)
+    held = None
     try:
+        # A set masked elsewhere is registered in DIR after its commit; DIR's lock, held from
+        # now on, keeps a forget of DIR from running between the read and the registration.
+        held = acquire(source, "c4 mask --output") if source else None
         commit, staged_masked, staged_build = begin_mask(args.dir, masked_dir)
     except UsageError as exc:  # another command holds the directory
+        if held is not None:
+            held.release()
         print(f"c4 mask: {exc}", file=sys.stderr)
         return 2
     on_interrupt(commit.abort)
+    if held is not None:
+        on_interrupt(held.release)
     try:
         with watching(
             "c4 mask",
@@ -307,18 +323,40 @@ def _mask(argv: Sequence[str]) -> int:
             on_interrupt=on_interrupt,
         ):
             _run_graph(
-                lambda p: mask_pipeline(p, shards, staged_masked, job, build_dir=staged_build),
+                lambda p: mask_pipeline(
+                    p, shards, staged_masked, job, build_dir=staged_build, source=source
+                ),
                 runner,
                 options,
             )
     except Exception as exc:
         commit.abort()
+        if held is not None:
+            held.release()
         _LOG.exception("c4 mask failed")
         print(f"c4 mask: failed: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
         return 1
+    if source is None:  # DIR/masked: registered in the same commit
+        derived.note(args.dir, commit.write_dir, _with_masked)
     commit.publish()
     print(summary_line(masked_dir, time.monotonic() - started))
+    if source is not None and held is not None:
+        try:
+            entry = derived.Entry(derived.MASKED, derived.normalize(masked_dir))
+            derived.register_output(source, entry, "c4 mask", lock=False)
+        finally:
+            held.release()
+        print(f"registered in {join(source, derived.REGISTRY)}: c4 forget {args.dir} forgets it")
     return 0
+
+
+def _with_masked(entries: list[Any]) -> list[Any]:
+    return derived.with_entry(entries, derived.Entry(derived.MASKED, derived.MASKED))
+
+
+def staged_inside(build_dir: str, masked_dir: str) -> bool:
+    """Whether ``masked_dir`` is ``build_dir``'s own ``masked/``."""
+    return derived.normalize(masked_dir) == derived.normalize(join(build_dir, "masked"))
 
 
 def begin_mask(build_dir: str, masked_dir: str) -> tuple[Any, str, str | None]:
@@ -335,7 +373,9 @@ def begin_mask(build_dir: str, masked_dir: str) -> tuple[Any, str, str | None]:
         return (path if "://" in path else os.path.abspath(path)).rstrip("/")
 
     if norm(masked_dir) == norm(join(build_dir, "masked")):
-        commit = begin(build_dir, owns=("masked/", "lineage/masked/"), command="c4 mask")
+        # A new masked set: the collateral records of the old one (c4 forget) go with it.
+        owns = ("masked/", "lineage/masked/", "forget/collateral/masked/")
+        commit = begin(build_dir, owns=owns, command="c4 mask")
         return commit, join(commit.write_dir, "masked"), commit.write_dir
     commit = begin(masked_dir, owns=("",), command="c4 mask")
     return commit, commit.write_dir, None
@@ -442,15 +482,27 @@ def run_vocab(argv: Sequence[str]) -> int:
         f"{args.dir} -> {args.output}"
     )
     seen = [0]
+    try:  # DIR's lock: no forget of DIR between the read and the registration
+        held = acquire(derived.normalize(args.dir), "c4 vocab train")
+    except UsageError as exc:
+        print(f"c4 vocab train: {exc}", file=sys.stderr)
+        return 2
     try:
-        texts = _limited(iter_texts(args.dir, args.split), args.max_documents, seen)
-        digest = train_vocab(texts, args.vocab_size, args.output)
-    except Exception as exc:
-        advice = too_small_advice(str(exc), args.vocab_size, seen[0], args.split)
-        if advice:
-            print(f"c4 vocab train: {advice}", file=sys.stderr)
-            return 2
-        print(f"c4 vocab train: failed: {exc}".splitlines()[0], file=sys.stderr)
-        return 1
+        try:
+            texts = _limited(iter_texts(args.dir, args.split), args.max_documents, seen)
+            digest = train_vocab(texts, args.vocab_size, args.output)
+        except Exception as exc:
+            advice = too_small_advice(str(exc), args.vocab_size, seen[0], args.split)
+            if advice:
+                print(f"c4 vocab train: {advice}", file=sys.stderr)
+                return 2
+            print(f"c4 vocab train: failed: {exc}".splitlines()[0], file=sys.stderr)
+            return 1
+        # Trained on DIR: derived data c4 forget names (tainted) in its deletion reports.
+        entry = derived.Entry(derived.VOCABULARY, derived.normalize(args.output), digest)
+        derived.register_output(derived.normalize(args.dir), entry, "c4 vocab train", lock=False)
+    finally:
+        held.release()
     print(f"{args.output}: {args.vocab_size} pieces (+100 extra ids), sha256 {digest}")
+    print(f"registered in {join(args.dir, derived.REGISTRY)}: c4 forget {args.dir} names it")
     return 0

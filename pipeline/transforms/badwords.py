@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from filters.badwords import NAMESPACE, PageBadwords
 from filters.records import Page
 from filters.spec import C4Rules
 from pipeline.transforms.common import Counters, PageStage, PageStageFn
+from pipeline.transforms.drops import drop_record
 
 
 class _BadwordsFn(PageStageFn):
@@ -24,6 +28,11 @@ class _BadwordsFn(PageStageFn):
         result = self._filter.decide(page.text, page.language, page.normalized_url)
         counters = {f"{ns}/{name}": n for (ns, name), n in result.counters.items()}
         return (page if result.keep else None), counters
+
+    def drop_records(self, page: Page, counters: Counters) -> Iterator[Any]:
+        lang = page.language.split("-")[0]
+        detail = f"a word of the {lang!r} bad-words list"
+        yield drop_record(page, counters, detail=detail, language=page.language)
 
 
 class FilterBadwords(PageStage):

@@ -33,6 +33,8 @@ from apache_beam.transforms.window import GlobalWindows
 
 from filters.records import DeadLetter, Page
 from filters.report import Recorder
+from pipeline.transforms.drops import drop_record
+from pipeline.transforms.resume import FileDone
 
 _LOG = logging.getLogger(__name__)
 EXCERPT_CHARS = 200
@@ -104,6 +106,9 @@ class CountingDoFn(beam.DoFn):
     """
 
     report: Recorder | None = None
+    # ``c4 build --record_drops`` (``pipeline.drops.enable_drops``): a dropped page also leaves a
+    # ``pipeline.transforms.drops.DropRecord`` in the stream.
+    record_drops = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -131,12 +136,18 @@ class CountingDoFn(beam.DoFn):
         return counters
 
     def finish_bundle(self) -> Iterator[Any]:
+        for part in self.flush_parts():
+            yield GlobalWindows.windowed_value(part)
+
+    def flush_parts(self) -> Iterator[Any]:
+        """What the bundle's end emits (its counters, its report's parts), now: ``c4 build
+        --resumable`` flushes at each input file's end, so a file's stream is whole by itself
+        (``pipeline/transforms/resume.py``)."""
         counters = self.bundle_counters()
         if counters:
-            yield GlobalWindows.windowed_value(counters)
+            yield counters
         if self.report is not None:
-            for part in self.report.parts():
-                yield GlobalWindows.windowed_value(part)
+            yield from self.report.parts()
 
 
 def dead_letter_for(page: Page, stage: str, exc: BaseException) -> DeadLetter:
@@ -165,11 +176,18 @@ class PageStageFn(CountingDoFn):
     def decide(self, page: Page) -> tuple[Page | None, Counters]:
         raise NotImplementedError
 
+    def drop_records(self, page: Page, counters: Counters) -> Iterator[Any]:
+        """What a page ``decide`` dropped leaves in the stream when drops are recorded; stages
+        that can say more than their counter (``drop_record``'s fields) override it."""
+        yield drop_record(page, counters)
+
     def process(self, item: Any) -> Iterator[Any]:
         if isinstance(item, Pending) or (self.provisional and isinstance(item, Page)):
             yield self._provisionally(item if isinstance(item, Pending) else Pending(item))
             return
         if not isinstance(item, Page):
+            if isinstance(item, FileDone):  # the file's own parts go before its end marker
+                yield from self.flush_parts()
             yield item
             return
         try:
@@ -186,6 +204,8 @@ class PageStageFn(CountingDoFn):
                 self.report.touched(self.stage)
         if kept is not None:
             yield kept
+        elif self.record_drops:
+            yield from self.drop_records(item, counters)
 
     def _provisionally(self, pending: Pending) -> Pending:
         if not pending.keep:

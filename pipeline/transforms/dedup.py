@@ -22,6 +22,11 @@ key needs all of its votes in one place (a GroupByKey), knowing the winner does 
 Buckets (``vote_buckets``, the same number for votes and pages) grow with the number of input
 files: a sample run has a handful (few, large tables), a crawl of 64k files has 2^20 (about 10^4
 keys and a few thousand pages per bucket), so no bucket outgrows a worker.
+
+With ``c4 build --record_drops``, a page this stage drops also sends the keys it lost
+(``LostKeys``, per vote bucket) to a third join with the merged votes of the keys that occur more
+than once (the only ones a page can lose), which names the owner that won each
+(``DropCredit``: owner md5s and how many keys each won). Without it the graph is as above.
 """
 
 from __future__ import annotations
@@ -46,7 +51,19 @@ from pipeline.transforms.common import (
     is_counters,
     page_of,
 )
+from pipeline.transforms.drops import (
+    DropCredit,
+    credits_of,
+    drop_record,
+    is_lost_keys,
+    is_not_lost_keys,
+    line_detail,
+    lost_key_asks,
+    merged_credits,
+    window_detail,
+)
 from pipeline.transforms.packing import pack, unpack
+from pipeline.transforms.resume import CachedSentences, DecisionCache
 
 # Votes a bundle collects before it merges and ships them (44 bytes each as rows).
 FLUSH_VOTES = 200_000
@@ -150,17 +167,31 @@ class _ApplyFn(PageStageFn):
     """``(page bucket, {"page": [(owner, packed copy)], "kept": [kept-pair tables]})`` -> each
     page without the keys it lost (a packed copy is a ``Page`` or a settled ``Pending``)."""
 
-    def __init__(self, rules: C4Rules) -> None:
+    # ``c4 build --resumable`` (pipeline/transforms/resume.py): punkt's answers are kept there.
+    resume_dir: str | None = None
+
+    def __init__(self, rules: C4Rules, buckets: int = BUCKETS_PER_FILE) -> None:
         super().__init__()
         self._rules = rules
+        self._buckets = buckets
         self._sentences: Any = None
         self._kept: frozenset[bytes] = frozenset()
+        self._lost: set[bytes] = set()
         self.stage = (
             dedup.WINDOWS_NAMESPACE if rules.dedup_unit == "span" else dedup.LINES_NAMESPACE
         )
 
     def setup(self) -> None:
         self._sentences = load_punkt()
+        if self.resume_dir is not None:  # c4 build --resumable: earlier attempts' answers
+            cache = DecisionCache(self.resume_dir, "sentences")
+            cache.load()
+            self._sentences = CachedSentences(self._sentences, cache)
+
+    def finish_bundle(self) -> Iterator[Any]:
+        if isinstance(self._sentences, CachedSentences):
+            self._sentences.cache.flush()
+        yield from super().finish_bundle()
 
     def decide(self, page: Page) -> tuple[Page | None, Counters]:
         rules, kept = self._rules, self._kept
@@ -174,8 +205,16 @@ class _ApplyFn(PageStageFn):
             result = dedup.remove_lines(page.text, lost, rules, self._sentences, hashes=hashes)
         counters = dict(result.counters)
         if result.text is None:
+            self._lost = lost
             return None, counters
         return page._replace(text=result.text), counters
+
+    def drop_records(self, page: Page, counters: Counters) -> Iterator[Any]:
+        span = self._rules.dedup_unit == "span"
+        detail = window_detail(counters) if span else line_detail(counters)
+        yield drop_record(page, counters, detail=detail)
+        owner = dedup.owner_digest(page, self._rules)
+        yield from lost_key_asks(page, owner, self._lost, self._buckets)
 
     def process(self, item: Any) -> Iterator[Any]:  # type: ignore[override]
         _, grouped = item
@@ -186,6 +225,27 @@ class _ApplyFn(PageStageFn):
             self._kept = kept.get(owner, empty)
             yield from super().process(page_of(unpack(packed)))
         self._kept = empty
+
+
+class _CreditFn(beam.DoFn):
+    """``(vote bucket, {"votes": [duplicated keys' table], "asks": [LostKeys]})`` -> per asking
+    page, a ``DropCredit`` naming the owners that won its lost keys."""
+
+    def process(self, item: tuple[int, dict[str, Iterable[Any]]]) -> Iterator[DropCredit]:
+        asks = list(item[1]["asks"])
+        if not asks:
+            return
+        won = vote_rows.winners(item[1]["votes"])
+        for ask in asks:
+            credits = tuple(credits_of(ask.keys, won, ask.owner).items())
+            if credits:
+                yield DropCredit(ask.doc_id, merged_credits([credits]), ask.file_index)
+
+
+def _duplicated(item: tuple[int, bytes]) -> Iterator[tuple[int, bytes]]:
+    table = vote_rows.duplicated(item[1])
+    if table:
+        yield item[0], table
 
 
 def _by_page_bucket(rules: C4Rules, buckets: int) -> Any:
@@ -204,28 +264,54 @@ def _is_pair(x: object) -> bool:
 
 class DedupText(beam.PTransform):
     """A union stream -> ``(stream, side)``: duplicated text removed across pages, and the items
-    it passed by or counted elsewhere (dead letters, counters), kept apart from the pages."""
+    it passed by or counted elsewhere (dead letters, counters), kept apart from the pages.
 
-    def __init__(self, rules: C4Rules, buckets: int = BUCKETS_PER_FILE) -> None:
+    ``record_drops``: dropped pages leave ``DropRecord``\\ s, and the side carries a
+    ``DropCredit`` per page that lost keys to others (module docstring)."""
+
+    def __init__(
+        self,
+        rules: C4Rules,
+        buckets: int = BUCKETS_PER_FILE,
+        record_drops: bool = False,
+        resume_dir: str | None = None,
+    ) -> None:
         super().__init__()
         self._rules = rules
         self._buckets = buckets
+        self._record_drops = record_drops
+        self._resume_dir = resume_dir
 
     def expand(self, stream: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
         rules = self._rules
         pages, rest = stream | "SplitPages" >> SplitPages()
-        winners = (
+        merged = (
             pages
             | "EmitKeys" >> beam.ParDo(_KeysFn(rules, self._buckets))
             | "SmallestOwner" >> beam.CombinePerKey(VoteRowsCombineFn())
-            | "KeptByWinner" >> beam.ParDo(_KeptByWinnerFn(rules, self._buckets))
         )
+        winners = merged | "KeptByWinner" >> beam.ParDo(_KeptByWinnerFn(rules, self._buckets))
         kept = winners | "KeptPairs" >> beam.Filter(_is_pair)
         key_counters = winners | "KeyCounters" >> beam.Filter(is_counters)
         keyed = pages | "KeyByPageBucket" >> beam.Map(_by_page_bucket(rules, self._buckets))
+        apply = _ApplyFn(rules, self._buckets)
+        apply.record_drops = self._record_drops
+        apply.resume_dir = self._resume_dir
         out = (
             {"page": keyed, "kept": kept}
             | "JoinKept" >> beam.CoGroupByKey()
-            | "RemoveLost" >> beam.ParDo(_ApplyFn(rules))
+            | "RemoveLost" >> beam.ParDo(apply)
         )
-        return out, (key_counters, rest) | "Side" >> beam.Flatten()
+        if not self._record_drops:
+            return out, (key_counters, rest) | "Side" >> beam.Flatten()
+        asks = out | "LostKeys" >> beam.Filter(is_lost_keys)
+        credits = (
+            {
+                "votes": merged | "DuplicatedKeys" >> beam.FlatMap(_duplicated),
+                "asks": asks | "KeyByVoteBucket" >> beam.Map(lambda ask: (ask.bucket, ask)),
+            }
+            | "JoinLost" >> beam.CoGroupByKey()
+            | "Credit" >> beam.ParDo(_CreditFn())
+        )
+        out = out | "Pages" >> beam.Filter(is_not_lost_keys)
+        return out, (key_counters, rest, credits) | "Side" >> beam.Flatten()

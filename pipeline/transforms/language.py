@@ -18,7 +18,30 @@ from filters.language import (
 from filters.records import Page
 from filters.spec import C4Rules
 from pipeline.transforms.common import Counters, PageStage, PageStageFn, prefixed
+from pipeline.transforms.drops import drop_record
 from pipeline.transforms.resume import DecisionCache, text_key
+
+
+class _Heard:
+    """A detector that remembers its last text and top prediction: the probability the rule
+    compared, which ``LangResult`` does not carry, for ``c4 build --record_drops``."""
+
+    def __init__(self, detector: Any) -> None:
+        self._detector = detector
+        self.last: tuple[str, str, float] | None = None
+
+    def detect_langs(self, text: str) -> Any:
+        self.last = None
+        predictions = self._detector.detect_langs(text)
+        if predictions:
+            self.last = (text, str(predictions[0][0]), float(predictions[0][1]))
+        return predictions
+
+    def find_language(self, text: str) -> Any:
+        self.last = None
+        prediction = self._detector.find_language(text)
+        self.last = (text, str(prediction.language), float(prediction.probability))
+        return prediction
 
 
 class _LanguageFn(PageStageFn):
@@ -34,6 +57,8 @@ class _LanguageFn(PageStageFn):
     def setup(self) -> None:
         # Profiles load once per worker; the detectors are thread-safe and seeded per call.
         self._detector = make_detector(self._detector_name).load()
+        if self.record_drops:
+            self._detector = _Heard(self._detector)
         if self._resume_dir is not None:  # c4 build --resumable: earlier attempts' decisions
             self._cache = DecisionCache(self._resume_dir)
             self._cache.load()
@@ -57,12 +82,24 @@ class _LanguageFn(PageStageFn):
             if result is None:
                 result = self._detect(page.text)
                 self._cache.put(key, result)
+        self._result = result  # for drop_records
         counters = prefixed(self.stage, result.counters)
         if self.report is not None:  # the language detected, before the filter decides
             self.report.language(result.language, result.reason == "filtered:low_confidence")
         if not result.keep:
             return None, counters
         return page._replace(language=result.language), counters
+
+    def drop_records(self, page: Page, counters: Counters) -> Iterator[Any]:
+        language = self._result.language
+        heard = getattr(self._detector, "last", None)
+        if heard is None or heard[0] != page.text:  # no prediction, or an earlier attempt's
+            detail = f"detected {language}" if language else "no language detected"
+            yield drop_record(page, counters, detail=detail, language=language)
+            return
+        _, language, probability = heard
+        detail = f"detected {language} with probability {probability:.6f}"
+        yield drop_record(page, counters, detail=detail, language=language, probability=probability)
 
 
 class FilterLanguage(PageStage):

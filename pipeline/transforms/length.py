@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from filters.length import NAMESPACE, is_valid_length
 from filters.records import Page
+from filters.spec import TFDS_MAX_PAGE_LENGTH
 from pipeline.transforms.common import Counters, PageStage, PageStageFn
+from pipeline.transforms.drops import drop_record
 
 
 class _LengthFn(PageStageFn):
@@ -13,6 +18,10 @@ class _LengthFn(PageStageFn):
     def decide(self, page: Page) -> tuple[Page | None, Counters]:
         keep, reason = is_valid_length(page.text)
         return (page if keep else None), {f"{NAMESPACE}/{reason}": 1}
+
+    def drop_records(self, page: Page, counters: Counters) -> Iterator[Any]:
+        detail = f"{len(page.text):,} characters (at most {TFDS_MAX_PAGE_LENGTH:,})"
+        yield drop_record(page, counters, detail=detail)
 
 
 class FilterLength(PageStage):

@@ -1,7 +1,7 @@
 """ReadWet: WET files -> pages, with every record counted and unreadable input dead-lettered.
 
-Files are opened through Beam's ``FileSystems`` (local paths, ``gs://``), ``https://`` ones
-through ``pipeline.io.http`` (streamed, retried, resumed), and parsed by ``filters.wet.iter_wet``,
+Local files are opened through Beam's ``FileSystems``, ``https://`` and ``gs://`` ones through
+``pipeline.io.http`` (streamed, retried, resumed), and parsed by ``filters.wet.iter_wet``,
 which never raises on broken input: it yields ``Page``, ``Dropped`` and ``DeadLetter`` items,
 each one WET record (``input/records``). Bytes of the input a dead letter could not count in
 records (a damaged stretch, the rest of a failed download) are counted in ``input/lost_bytes``.
@@ -26,17 +26,20 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindows
 
+from filters.ledger import INGEST_COUNTER, LedgerBlock
 from filters.lineage import Request
 from filters.records import DeadLetter, Dropped, Page
 from filters.spec import C4Rules
 from filters.wet import STAGE, iter_wet, missing_field_counters
 from pipeline.config import InputFile
+from pipeline.io.expand import listed_size
 from pipeline.io.gcs import connect_anonymously_if_emulated
 from pipeline.io.http import FetchError, FetchPolicy, HttpFetcher, HttpStream
 from pipeline.io.prefetch import DownloadStream, Prefetcher
-from pipeline.io.urls import is_http, is_remote
+from pipeline.io.urls import is_fetched, is_remote
 from pipeline.runners import progress
 from pipeline.transforms.common import CountingDoFn
+from pipeline.transforms.drops import DropRecord, drop_record, from_dropped, unnamed
 from pipeline.transforms.resume import FileDone, file_key
 
 _LOG = logging.getLogger(__name__)
@@ -44,8 +47,15 @@ INPUT_RECORDS = "input/records"
 INPUT_BYTES = "input/bytes"
 # Bytes of the input, as stored, that dead letters stand for and no record count covers.
 INPUT_LOST_BYTES = "input/lost_bytes"
-# An https:// input that could not be downloaded (past the retries): dead_letter/download.jsonl.
+# An https:// or gs:// input that could not be downloaded (past the retries):
+# dead_letter/download.jsonl.
 DOWNLOAD_STAGE = "download"
+# Input files of which nothing could be read (refused, missing, failed past the retries before
+# their first byte, unreadable): when that is every input, ``c4 build`` exits 1.
+INPUT_FAILED_FILES = "input/failed_files"
+# One input file as ReadWet hands it to its DoFn: path, file_index, source_file, and the size
+# the listing at launch gave (``gs://``), else None.
+Item = tuple[str, int, str, int | None]
 # Pages of a blocklisted URL or domain (``c4 build --blocklist_urls/--blocklist_domains``).
 BLOCKLISTED = f"{STAGE}/filtered:blocklisted"
 # At most one progress line per worker process this often (a crawl has ~90,000 files).
@@ -107,7 +117,7 @@ def _download_dead_letter(
         lost = max(0, failure.expected - received)
         detail = (
             f"bytes {received}-{failure.expected} of the file ({lost} bytes) not received; "
-            f"its size, {failure.expected} bytes, from the server"
+            f"its size, {failure.expected} bytes, from {failure.size_from}"
         )
     counts[INPUT_LOST_BYTES] += lost
     return DeadLetter(DOWNLOAD_STAGE, source_file, received, failure.reason, "", detail, lost)
@@ -127,15 +137,21 @@ class _ReadWetFn(CountingDoFn):
     """One input file -> its pages and dead letters; its counters leave with the bundle's."""
 
     def __init__(
-        self, rules: C4Rules, blocklist: Request | None = None, fetch: FetchPolicy | None = None
+        self,
+        rules: C4Rules,
+        blocklist: Request | None = None,
+        fetch: FetchPolicy | None = None,
+        forget: LedgerBlock | None = None,
     ) -> None:
         super().__init__()
         self._rules = rules
         self._blocklist = blocklist if blocklist and not blocklist.empty else None
+        self._forget = forget if forget and (forget.items or forget.url_sha256) else None
         self._fetch = fetch or FetchPolicy()
         self._fetcher: HttpFetcher | None = None
         self._downloads: Prefetcher | None = None
-        self._fetching: dict[str, tuple[str, int, str]] = {}  # prefetched items by file_index
+        self._fetching: dict[str, Item] = {}  # prefetched items by file_index
+        self._listed: dict[str, int] = {}  # sizes the launch's listing gave, by path
 
     def setup(self) -> None:
         connect_anonymously_if_emulated()
@@ -154,8 +170,9 @@ class _ReadWetFn(CountingDoFn):
             self._downloads.close()
         self._downloads = None
         self._fetching = {}
+        self._listed = {}
 
-    def process(self, item: tuple[str, int, str]) -> Iterator[Page | DeadLetter]:
+    def process(self, item: Item) -> Iterator[Page | DeadLetter | DropRecord]:
         """A local file is read now; a remote one starts downloading, and the files whose
         downloads have ended are read (the module docstring)."""
         if not is_remote(item[0]):
@@ -168,6 +185,8 @@ class _ReadWetFn(CountingDoFn):
             yield from self._read_file(self._fetching.pop(str(downloads.next())))
         key = str(item[1])
         self._fetching[key] = item
+        if item[3] is not None:
+            self._listed[item[0]] = item[3]
         downloads.start(key, item[0])
         while (ready := downloads.ready()) is not None:
             yield from self._read_file(self._fetching.pop(ready))
@@ -180,15 +199,16 @@ class _ReadWetFn(CountingDoFn):
         return self._open_source(path)
 
     def _open_source(self, path: str) -> Any:
-        """``https://`` through our fetcher (retries, resume), anything else through Beam."""
-        if is_http(path):
+        """``https://`` and ``gs://`` through our fetcher (retries, resume, one kind of dead
+        letter), anything else through Beam."""
+        if is_fetched(path):
             if self._fetcher is None:  # a runner that skipped setup()
                 self._fetcher = HttpFetcher(self._fetch)
-            return self._fetcher.open(path)
+            return self._fetcher.open(path, self._listed.get(path))
         return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
 
-    def _read_file(self, item: tuple[str, int, str]) -> Iterator[Page | DeadLetter]:
-        path, file_index, source_file = item
+    def _read_file(self, item: Item) -> Iterator[Page | DeadLetter | DropRecord]:
+        path, file_index, source_file = item[:3]
         counts: Counter[str] = Counter({f"{STAGE}/wet-file": 1})
         n = 0
         key = str(file_index)
@@ -196,14 +216,19 @@ class _ReadWetFn(CountingDoFn):
         try:
             stream = self._open(path, file_index)
         except FetchError as exc:
+            self._listed.pop(path, None)
             counts[INPUT_RECORDS] += 1
+            counts[INPUT_FAILED_FILES] += 1
             counts[f"{DOWNLOAD_STAGE}/failed"] += 1
+            letter = _download_dead_letter(source_file, exc, counts)  # counts its lost bytes
             self.count(counts)
             progress.file_done(key, 1, 0)
-            yield _download_dead_letter(source_file, exc, counts)
+            yield letter
             return
         except Exception as exc:
+            self._listed.pop(path, None)
             counts[INPUT_RECORDS] += 1
+            counts[INPUT_FAILED_FILES] += 1
             self.count(counts)
             progress.file_done(key, 1, 0)
             reason, detail = f"unreadable: {type(exc).__name__}: {exc}"[:200], ""
@@ -212,6 +237,7 @@ class _ReadWetFn(CountingDoFn):
                 reason, detail = "unreadable: dangling symlink", f"-> {os.readlink(path)}"
             yield DeadLetter(STAGE, source_file, 0, reason, "", detail)
             return
+        self._listed.pop(path, None)
         failures: list[FetchError] = []
         with stream:
             reader = iter_wet(stream, source_file, self._rules, file_index)
@@ -224,6 +250,13 @@ class _ReadWetFn(CountingDoFn):
                     counts[BLOCKLISTED] += 1
                     if self.report is not None:
                         self.report.drop({BLOCKLISTED: 1}, record.url)
+                    if self.record_drops:  # c4 build --record_drops: ids, never a text
+                        yield drop_record(record, {BLOCKLISTED: 1})
+                elif isinstance(record, Page) and self._forgotten(record):
+                    # DIR's forget ledger: counted, never shown (no URL reaches the report).
+                    counts[INGEST_COUNTER] += 1
+                    if self.record_drops:
+                        yield unnamed(drop_record(record, {INGEST_COUNTER: 1}))
                 elif isinstance(record, Page):
                     counts[f"{STAGE}/passed"] += 1
                     if self._rules.version == "2.2.0":
@@ -235,6 +268,8 @@ class _ReadWetFn(CountingDoFn):
                     counts[f"{record.stage}/{record.reason}"] += 1
                     if self.report is not None:
                         self.report.drop({f"{record.stage}/{record.reason}": 1}, record.url)
+                    if self.record_drops:
+                        yield from_dropped(record, file_index)
                 else:
                     counts[INPUT_LOST_BYTES] += record.lost_bytes
                     yield record
@@ -263,12 +298,16 @@ class _ReadWetFn(CountingDoFn):
     def _blocked(self, page: Page) -> bool:
         return self._blocklist is not None and bool(self._blocklist.reason("", page.url))
 
+    def _forgotten(self, page: Page) -> bool:
+        return self._forget is not None and bool(self._forget.reason(page.doc_id, page.url))
+
 
 class _MarkedReadWetFn(_ReadWetFn):
     """``_ReadWetFn`` that follows each file's last element with a ``FileDone`` marker."""
 
-    def _read_file(self, item: tuple[str, int, str]) -> Iterator[Any]:
+    def _read_file(self, item: Item) -> Iterator[Any]:
         yield from super()._read_file(item)
+        yield from self.flush_parts()  # the file's counters go with it
         yield FileDone(file_key(item[0]))
 
 
@@ -277,9 +316,10 @@ class ReadWet(beam.PTransform):
     over workers.
 
     Pages matching ``blocklist`` (URLs and domains, INTERFACE.md "Matching for forget") are
-    dropped here, counted ``split-wet-file/filtered:blocklisted``. ``https://`` inputs are
-    downloaded under ``fetch`` (retries, resume, a cap on concurrent requests per worker
-    process); a file that cannot be downloaded is a ``download`` dead letter, and the job goes on.
+    dropped here, counted ``split-wet-file/filtered:blocklisted``. ``https://`` and ``gs://``
+    inputs are downloaded under ``fetch`` (retries, resume, a cap on concurrent requests per
+    worker process); a file that cannot be downloaded is a ``download`` dead letter, and the job
+    goes on.
     Remote files are downloaded ahead, in parallel, and read as they arrive (module docstring).
     """
 
@@ -290,12 +330,16 @@ class ReadWet(beam.PTransform):
         blocklist: Request | None = None,
         fetch: FetchPolicy | None = None,
         mark_files: bool = False,
+        forget: LedgerBlock | None = None,
     ) -> None:
         super().__init__()
-        self._files = [(f.path, f.file_index, f.source_file) for f in inputs]
+        # A gs:// file's size as the match at launch listed it: a dead letter's expected size
+        # when no answer gives one (the object fails on every request).
+        self._files = [(f.path, f.file_index, f.source_file, listed_size(f.path)) for f in inputs]
         self._rules = rules
         self._blocklist = blocklist
         self._fetch = fetch
+        self._forget = forget  # DIR's forget ledger (pipeline/build_ledger.py)
         self._mark_files = mark_files  # c4 build --resumable (pipeline/resume.py)
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
@@ -308,7 +352,7 @@ class ReadWet(beam.PTransform):
             | "Parse"
             >> beam.ParDo(
                 (_MarkedReadWetFn if self._mark_files else _ReadWetFn)(
-                    self._rules, self._blocklist, self._fetch
+                    self._rules, self._blocklist, self._fetch, self._forget
                 )
             )
         )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from filters.realnews import NAMESPACE, default_filter
 from filters.records import Page
 from filters.spec import C4Rules
 from pipeline.transforms.common import Counters, PageStage, PageStageFn
+from pipeline.transforms.drops import drop_record
 
 
 class _RealnewsFn(PageStageFn):
@@ -26,6 +28,10 @@ class _RealnewsFn(PageStageFn):
         url = page.normalized_url if self._normalized else page.url
         keep, reason = self._filter.decide(url)
         return (page if keep else None), {f"{NAMESPACE}/{reason}": 1}
+
+    def drop_records(self, page: Page, counters: Counters) -> Iterator[Any]:
+        which = "normalized URL" if self._normalized else "URL"
+        yield drop_record(page, counters, detail=f"its {which} is not on a RealNews domain")
 
 
 class FilterRealnews(PageStage):

@@ -29,6 +29,7 @@ import json
 import os
 import pickle
 import posixpath
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
@@ -38,6 +39,8 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 RESUME = ".c4/resume"
+# How often language decisions are written out during a bundle.
+FLUSH_SECONDS = 3.0
 
 
 class FileDone(NamedTuple):
@@ -105,8 +108,15 @@ def read_spill(path: str) -> Iterator[Any]:
 
 
 class _SpillFn(beam.DoFn):
-    """Passes the per-file stream on unchanged, writing it to a spill per bundle; drops the
-    ``FileDone`` markers (nothing downstream sees them) after noting their files."""
+    """Passes the per-file stream on unchanged, writing each input file's part of it to a spill
+    of its own; drops the ``FileDone`` markers (nothing downstream sees them).
+
+    Everything of a file comes before its marker (the stages flush their counters and report
+    parts there, ``CountingDoFn.flush_parts``), and a spill is finished when the next file's
+    first element arrives or the bundle ends; a file with no element shares the next spill.
+    Should anything follow a bundle's last marker, the bundle's spills are withdrawn (their
+    listings deleted): a rerun reads those files again rather than lose it.
+    """
 
     def __init__(self, directory: str) -> None:
         self._directory = directory
@@ -117,6 +127,7 @@ class _SpillFn(beam.DoFn):
 
     def start_bundle(self) -> None:
         self._out, self._pickler, self._files = None, None, []
+        self._listings: list[str] = []
 
     def _open(self) -> pickle.Pickler:
         self._path = posixpath.join(self._directory, f"bundle-{uuid.uuid4().hex}.pkl")
@@ -128,14 +139,14 @@ class _SpillFn(beam.DoFn):
         if isinstance(element, FileDone):
             self._files.append(element.key)
             return
+        if self._files:  # the first element after a file's marker: that spill is complete
+            self._finish()
         pickler = self._pickler or self._open()
         pickler.dump(element)
-        pickler.clear_memo()  # elements are independent: no memo growing over the bundle
+        pickler.clear_memo()  # elements are independent: no memo growing over the spill
         yield element
 
-    def finish_bundle(self) -> None:
-        if self._out is None and not self._files:
-            return
+    def _finish(self) -> None:
         if self._out is None:
             self._open()
         self._out.close()
@@ -143,7 +154,16 @@ class _SpillFn(beam.DoFn):
         out = FileSystems.create(listing, compression_type=CompressionTypes.UNCOMPRESSED)
         out.write(json.dumps(sorted(self._files)).encode("utf-8"))
         out.close()
-        self._out, self._pickler = None, None
+        self._listings.append(listing)
+        self._out, self._pickler, self._files = None, None, []
+
+    def finish_bundle(self) -> None:
+        if self._files:
+            self._finish()
+        elif self._out is not None:  # elements after the last marker: no spill of this bundle
+            self._out.close()
+            FileSystems.delete([self._path, *self._listings])
+            self._out, self._pickler = None, None
 
 
 class Spill(beam.PTransform):  # type: ignore[misc]
@@ -182,12 +202,14 @@ def text_key(text: str) -> bytes:
 
 
 class DecisionCache:
-    """Language decisions of earlier attempts (read at setup), and this bundle's new ones."""
+    """Decisions of one ``kind`` (``language``, ``sentences``) made by earlier attempts (read
+    at setup), and the new ones, written every few seconds."""
 
-    def __init__(self, directory: str) -> None:
-        self._directory = posixpath.join(directory, "language")
+    def __init__(self, directory: str, kind: str = "language") -> None:
+        self._directory = posixpath.join(directory, kind)
         self.known: dict[bytes, Any] = {}
         self.new: dict[bytes, Any] = {}
+        self._flushed = time.monotonic()
 
     def load(self) -> None:
         pattern = posixpath.join(self._directory, "*.pkl")
@@ -202,8 +224,13 @@ class DecisionCache:
 
     def put(self, key: bytes, decision: Any) -> None:
         self.new[key] = decision
+        # A bundle can be the whole stage (the in-memory runner's): keep what it found as it
+        # goes, every few seconds, not only at its end.
+        if time.monotonic() - self._flushed > FLUSH_SECONDS:
+            self.flush()
 
     def flush(self) -> None:
+        self._flushed = time.monotonic()
         if not self.new:
             return
         path = posixpath.join(self._directory, f"{uuid.uuid4().hex}.pkl")
@@ -230,3 +257,23 @@ def clear(directory: str) -> None:
     ]
     for start in range(0, len(found), 100):
         FileSystems.delete(found[start : start + 100])
+
+
+class CachedSentences:
+    """A punkt splitter whose ``at_least`` answers (line dedup's sentence minimum, the costliest
+    step after the shuffles) are kept in a ``DecisionCache``; the rest is the splitter's own."""
+
+    def __init__(self, splitter: Any, cache: DecisionCache) -> None:
+        self._splitter = splitter
+        self.cache = cache
+
+    def at_least(self, text: str, n: int) -> bool:
+        key = text_key(text) + n.to_bytes(4, "little")
+        known = self.cache.get(key)
+        if known is None:
+            known = bool(self._splitter.at_least(text, n))
+            self.cache.put(key, known)
+        return bool(known)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._splitter, name)

@@ -12,6 +12,10 @@ shuffle packed (``pipeline/transforms/packing.py``); only the kept one is unpack
 ``DedupText``
 follows (the version dedups text), each kept page leaves as ``Settled``, with the packed copy it
 crossed the shuffle as, which ``DedupText`` ships on through its join without packing it again.
+
+With ``c4 build --record_drops`` the accumulator also lists the copies it did not keep (their ids
+and source records, taken from a copy when it loses: only duplicates are unpacked for it), and
+each leaves a ``DropRecord`` naming the copy kept; so does a kept copy a pending stage dropped.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ from typing import Any
 
 import apache_beam as beam
 
-from filters import dedup
+from filters import dedup, paragraph
 from filters.records import Page
 from filters.spec import C4Rules
 from pipeline.transforms.common import CountingDoFn, Pending, Settled, SplitPages, page_of
+from pipeline.transforms.drops import DropRecord, drop_record, line_detail
 from pipeline.transforms.packing import pack, unpack
 
 Copy = Page | Pending
@@ -59,6 +64,79 @@ class KeepUrlCopyFn(beam.CombineFn):
         return acc
 
 
+# doc_id, url, source_file, record_offset, record_id, file_index of a copy not kept
+Loser = tuple[str, str, str, int, str, int]
+# ``Accumulator`` and the copies not kept
+LosersAccumulator = tuple[Rank | None, bytes | None, int, list[Loser]]
+
+
+def _loser(packed: bytes) -> Loser:
+    page = page_of(unpack(packed))
+    return (
+        page.doc_id,
+        page.url,
+        page.source_file,
+        page.record_offset,
+        page.record_id,
+        page.file_index,
+    )
+
+
+class KeepUrlCopyListingLosersFn(beam.CombineFn):
+    """``KeepUrlCopyFn`` that also lists the copies it does not keep (``--record_drops``)."""
+
+    def create_accumulator(self) -> LosersAccumulator:
+        return (None, None, 0, [])
+
+    def add_input(self, acc: LosersAccumulator, ranked: tuple[Rank, bytes]) -> LosersAccumulator:
+        rank, copy = ranked
+        best, kept, count, losers = acc
+        if best is None or rank > best:
+            if kept is not None:
+                losers.append(_loser(kept))
+            return (rank, copy, count + 1, losers)
+        losers.append(_loser(copy))
+        return (best, kept, count + 1, losers)
+
+    def merge_accumulators(self, accumulators: Iterable[LosersAccumulator]) -> LosersAccumulator:
+        best: Rank | None = None
+        kept: bytes | None = None
+        count = 0
+        losers: list[Loser] = []
+        for rank, copy, n, lost in accumulators:
+            count += n
+            losers.extend(lost)
+            if rank is None or copy is None:
+                continue
+            if best is None or rank > best:
+                if kept is not None:
+                    losers.append(_loser(kept))
+                best, kept = rank, copy
+            else:
+                losers.append(_loser(copy))
+        return (best, kept, count, losers)
+
+    def extract_output(self, acc: LosersAccumulator) -> LosersAccumulator:
+        return acc
+
+
+def _loser_record(loser: Loser, kept: Page) -> DropRecord:
+    doc_id, url, source_file, record_offset, record_id, file_index = loser
+    return DropRecord(
+        doc_id=doc_id,
+        url=url,
+        source_file=source_file,
+        record_offset=record_offset,
+        record_id=record_id,
+        stage=dedup.URL_NAMESPACE,
+        reason="filtered",
+        detail="another copy of its normalized URL was kept",
+        winner_doc_id=kept.doc_id,
+        winner_url=kept.url,
+        file_index=file_index,
+    )
+
+
 class _SettleFn(CountingDoFn):
     """The kept copy of each URL: its pending decisions counted, and the page if it survived
     (as ``Settled`` with ``keep_packed``)."""
@@ -67,8 +145,8 @@ class _SettleFn(CountingDoFn):
         super().__init__()
         self._keep_packed = keep_packed
 
-    def process(self, item: tuple[str, Accumulator]) -> Iterator[Any]:
-        _, packed, copies = item[1]
+    def process(self, item: tuple[str, Accumulator | LosersAccumulator]) -> Iterator[Any]:
+        packed, copies = item[1][1], item[1][2]
         counters = dedup.url_dedup_counters(copies)
         self.count(counters)
         if packed is None:
@@ -76,6 +154,9 @@ class _SettleFn(CountingDoFn):
         copy = unpack(packed)
         if self.report is not None and copies > 1:  # the copies dropped share its URL
             self.report.drop(counters, page_of(copy).url, copies - 1)
+        if self.record_drops and len(item[1]) > 3:
+            losers: list[Loser] = item[1][3]  # type: ignore[misc]
+            yield from (_loser_record(loser, page_of(copy)) for loser in losers)
         if isinstance(copy, Pending):
             self.count(dict(copy.counters))
             if copy.dead is not None:
@@ -84,9 +165,24 @@ class _SettleFn(CountingDoFn):
             if not copy.keep:
                 if self.report is not None:
                     self.report.drop(dict(copy.counters), copy.page.url)
+                if self.record_drops:
+                    pending = dict(copy.counters)
+                    yield drop_record(copy.page, pending, detail=_pending_detail(pending))
                 return
         page = page_of(copy)
         yield Settled(page, packed) if self._keep_packed else page
+
+
+def _pending_detail(counters: dict[str, int]) -> str:
+    """Why a pending stage dropped a page: ``clean_page``'s line counts, or the paragraph rule."""
+    if any(name.startswith("clean-page/") for name in counters):
+        return line_detail({k: v for k, v in counters.items() if k.startswith("clean-page/")})
+    if counters.get(f"{paragraph.NAMESPACE}/filtered"):
+        return (
+            f"fewer than {paragraph.MIN_PARAGRAPHS} lines of at least "
+            f"{paragraph.MIN_PARAGRAPH_LEN} characters"
+        )
+    return ""
 
 
 def _ranked(rules: C4Rules) -> Any:
@@ -99,18 +195,27 @@ def _ranked(rules: C4Rules) -> Any:
 
 class DedupUrls(beam.PTransform):
     """A union stream -> ``(stream, side)``: one page per normalized URL, and the items it
-    passed by (dead letters, counters), kept apart so the pages are not copied to merge them."""
+    passed by (dead letters, counters), kept apart so the pages are not copied to merge them.
 
-    def __init__(self, rules: C4Rules) -> None:
+    ``record_drops``: the copies not kept and the pending drops leave ``DropRecord``\\ s in the
+    stream (module docstring)."""
+
+    def __init__(self, rules: C4Rules, record_drops: bool = False) -> None:
         super().__init__()
         self._rules = rules
+        self._record_drops = record_drops
 
     def expand(self, stream: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
         pages, rest = stream | "SplitPages" >> SplitPages()
+        settle = _SettleFn(keep_packed=self._rules.dedupe)
+        settle.record_drops = self._record_drops
         kept = (
             pages
             | "KeyByUrl" >> beam.Map(_ranked(self._rules))
-            | "KeepOne" >> beam.CombinePerKey(KeepUrlCopyFn())
-            | "Settle" >> beam.ParDo(_SettleFn(keep_packed=self._rules.dedupe))
+            | "KeepOne"
+            >> beam.CombinePerKey(
+                KeepUrlCopyListingLosersFn() if self._record_drops else KeepUrlCopyFn()
+            )
+            | "Settle" >> beam.ParDo(settle)
         )
         return kept, rest

@@ -161,3 +161,21 @@ def key_counters(rows: np.ndarray, major: int, span: bool) -> dict[str, int]:
         return {name: int(np.count_nonzero(rows["total"] > 1))}
     name = f"{dedup.LINES_NAMESPACE}/{dedup.EMITTED_LINE_DUPLICATE}"
     return {name: int(rows["total"].astype(np.int64).sum() - len(rows))}
+
+
+def duplicated(data: bytes) -> bytes:
+    """The rows of a merged table whose key occurs more than once (``total > 1``): the only keys
+    a page can lose (``c4 build --record_drops`` asks who won them)."""
+    rows = from_bytes(data)
+    return to_bytes(rows[rows["total"] > 1])
+
+
+def winners(tables: Iterable[bytes]) -> dict[bytes, bytes]:
+    """Key -> the owner digest that won it, over merged tables of one vote bucket."""
+    parts = [from_bytes(t) for t in tables if t]
+    if not parts:
+        return {}
+    rows = merge(np.concatenate(parts)) if len(parts) > 1 else parts[0]
+    keys = _digests(rows["k0"], rows["k1"])
+    owners = _digests(rows["o0"], rows["o1"])
+    return dict(zip(keys, owners, strict=True))

@@ -168,7 +168,9 @@ def test_validity_order_and_versions() -> None:
     v3, v2 = resolve_rules("en", "3.1.0"), resolve_rules("en", "2.2.0")
     no_date = _record("http://a.com/", "Some text here.", date=None)
     dropped = parse_record(no_date, "f", 0, v3)
-    assert dropped == Dropped(STAGE, "filtered:no_timestamp", dropped.doc_id, "http://a.com/")
+    assert dropped == Dropped(
+        STAGE, "filtered:no_timestamp", dropped.doc_id, "http://a.com/", "f", 0, dropped.record_id
+    )
     kept = parse_record(no_date, "f", 0, v2)
     assert isinstance(kept, Page) and kept.timestamp == "" and kept.text == "Some text here."
     # url first, then text, then timestamp: the first failing check names the reason.

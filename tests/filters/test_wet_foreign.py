@@ -85,7 +85,8 @@ def test_a_wet_file_with_a_response_record_stops_there() -> None:
     data = wet + response + wet
     items = list(iter_wet(io.BytesIO(data), "mixed.warc.wet.gz", V3))
     assert items[: len(whole)] == [
-        i._replace(source_file="mixed.warc.wet.gz") if isinstance(i, Page) else i for i in whole
+        i._replace(source_file="mixed.warc.wet.gz") if isinstance(i, Page | Dropped) else i
+        for i in whole
     ]
     letter = items[len(whole)]
     assert isinstance(letter, DeadLetter) and len(items) == len(whole) + 1

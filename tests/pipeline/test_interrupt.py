@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import C4_SAMPLE, REAL_WET
+from tests.conftest import C4_SAMPLE, REAL_WET, dir_snapshot
 
 BIG = max(REAL_WET, key=lambda p: p.stat().st_size)
 C4 = [sys.executable, "-m", "pipeline.cli"]
@@ -103,26 +103,10 @@ def test_ctrl_c_leaves_an_existing_dir_exactly_as_it_was(tmp_path: Path) -> None
     small = min(REAL_WET, key=lambda p: p.stat().st_size)
     first = subprocess.run([*C4, "build", "--input", str(small), "--output", str(out), "--mask"])
     assert first.returncode == 0
-    before = snapshot(out)
+    before = dir_snapshot(out)
     code, tail, _ = _interrupt(_build_argv(tmp_path), "| read ", whole_group=True)
     assert code == INTERRUPTED and tail == "c4 build: interrupted\n"
-    assert snapshot(out) == before
-
-
-def snapshot(root: Path) -> dict[str, object]:
-    """Every entry under ``root``: links as their target, files as their bytes and mtime."""
-    out: dict[str, object] = {}
-    for base, dirs, files in os.walk(root):
-        for name in sorted(dirs + files):
-            path = Path(base, name)
-            rel = path.relative_to(root).as_posix()
-            if path.is_symlink():
-                out[rel] = ("link", os.readlink(path))
-            elif path.is_file():
-                out[rel] = (path.read_bytes(), path.stat().st_mtime_ns)
-            else:
-                out[rel] = "dir"
-    return out
+    assert dir_snapshot(out) == before
 
 
 @pytest.fixture
@@ -141,11 +125,11 @@ def many_docs(tmp_path: Path) -> Path:
 
 @pytest.mark.slow
 def test_ctrl_c_ends_c4_mask_with_one_line(many_docs: Path) -> None:
-    before = snapshot(many_docs)
+    before = dir_snapshot(many_docs)
     code, tail, _ = _interrupt(["mask", str(many_docs)], "c4 mask: 0:00:", whole_group=True)
     assert code == INTERRUPTED
     assert tail == "c4 mask: interrupted\n"
-    assert snapshot(many_docs) == before
+    assert dir_snapshot(many_docs) == before
 
 
 @pytest.mark.slow

@@ -66,7 +66,7 @@ def _check_removed(out: Path, before: dict[str, str], gone: list[dict[str, Any]]
     assert lengths == [len(pq.read_table(p)) for p in sorted((out / "parquet/train").glob("*"))]
     stats = json.loads((out / "stats.json").read_text())
     assert stats["reconciliation"]["balanced"]
-    assert stats["counters"]["forget/filtered:forgotten"] == len(gone)
+    assert stats["counters"]["forget/removed"] == len(gone)
     num_bytes = sum(
         len(r)
         for p in sorted((out / "c4/en/3.1.0").glob("c4-train.tfrecord-*"))

@@ -14,24 +14,7 @@ import pytest
 from pipeline.io import commit as protocol
 from pipeline.io import generations
 from pipeline.io.lock import BusyError, acquire
-
-
-def snapshot(root: Path) -> dict[str, object]:
-    """Every entry under ``root`` (links as their target, files as their bytes)."""
-    out: dict[str, object] = {}
-    if not root.exists():
-        return out
-    for base, dirs, files in os.walk(root):
-        for name in sorted(dirs + files):
-            path = Path(base, name)
-            rel = path.relative_to(root).as_posix()
-            if path.is_symlink():
-                out[rel] = ("link", os.readlink(path))
-            elif path.is_file():
-                out[rel] = path.read_bytes()
-            else:
-                out[rel] = "dir"
-    return out
+from tests.conftest import dir_snapshot
 
 
 def write(commit: protocol.Commit, rel: str, data: bytes) -> None:
@@ -80,11 +63,11 @@ def test_kept_files_are_hard_links_not_copies(tmp_path: Path) -> None:
 def test_abort_leaves_dir_exactly_as_before(tmp_path: Path) -> None:
     out = tmp_path / "out"
     commit_files(out, {"parquet/train/a": b"1"})
-    before = snapshot(out)
+    before = dir_snapshot(out)
     commit = protocol.begin(str(out), owns=("",))
     write(commit, "parquet/train/b", b"2")
     commit.abort()
-    assert snapshot(out) == before
+    assert dir_snapshot(out) == before
 
 
 def test_abort_of_a_first_build_leaves_no_directory(tmp_path: Path) -> None:
@@ -155,11 +138,11 @@ def test_a_hand_made_dir_is_untouched_until_the_switch(tmp_path: Path) -> None:
     out = tmp_path / "out"
     (out / "parquet/train").mkdir(parents=True)
     (out / "parquet/train/a").write_bytes(b"1")
-    before = snapshot(out)
+    before = dir_snapshot(out)
     commit = protocol.begin(str(out), owns=("masked/",))
     write(commit, "masked/x", b"m")
     commit.abort()
-    assert snapshot(out) == before
+    assert dir_snapshot(out) == before
 
 
 def test_a_switch_killed_after_moving_real_entries_aside_is_undone(tmp_path: Path) -> None:

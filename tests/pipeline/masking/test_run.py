@@ -247,7 +247,12 @@ def test_build_mask_equals_c4_mask(tmp_path: Path, capsys) -> None:
     assert (out / "stats.json").is_file()
     assert main(["mask", str(out), "--output", str(tmp_path / "again")]) == 0
     again = _files(tmp_path / "again")
-    assert _files(out / "masked") == {k: v for k, v in again.items() if "lineage" not in k}
+    # MDIR names the DIR it was masked from (c4 forget MDIR goes through it); DIR/masked is in it.
+    config = json.loads(again.pop("config.json"))
+    assert config.pop("source") == str(out)
+    masked = _files(out / "masked")
+    assert json.loads(masked.pop("config.json")) == config
+    assert masked == {k: v for k, v in again.items() if "lineage" not in k}
     # DIR/masked's table is DIR/lineage/masked/, paths from DIR; MDIR's is MDIR/lineage/.
     table = ff.masked_lineage(out)
     assert table and table == ff.masked_scan(out)

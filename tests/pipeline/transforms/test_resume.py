@@ -47,7 +47,8 @@ def spoil_keeping_identity(path: Path) -> None:
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
-def test_a_killed_resumable_build_reuses_its_work(tmp_path: Path) -> None:
+@pytest.mark.parametrize("runner", [[], ["--runner", "DaskRunner"]], ids=["direct", "dask"])
+def test_a_killed_resumable_build_reuses_its_work(tmp_path: Path, runner: list[str]) -> None:
     inputs = []
     for source in INPUTS:
         shutil.copy2(source, tmp_path / source.name)
@@ -55,7 +56,7 @@ def test_a_killed_resumable_build_reuses_its_work(tmp_path: Path) -> None:
     plain = tmp_path / "plain"
     assert run(["build", "--input", *inputs, "--output", str(plain), "--mask"]) == 0
     out = tmp_path / "out"
-    args = ["build", "--input", *inputs, "--output", str(out), "--mask", "--resumable"]
+    args = ["build", "--input", *inputs, "--output", str(out), "--mask", "--resumable", *runner]
     # Killed at its first shard write: every per-file stage and the language decisions done.
     log = tmp_path / "log"
     counting = ["build", "--input", *inputs, "--output", str(tmp_path / "count"), "--resumable"]
