@@ -78,12 +78,60 @@ def measure(inputs: list[str], out: Path, record: bool) -> dict[str, Any]:
     }
 
 
+# One process alternating builds with and without --record_drops, CPU seconds of graph and run
+# (the DirectRunner runs in it): on a shared machine the minimum of several is the steadiest
+# figure of what the work itself costs.
+IN_PROCESS = """
+import json, sys, tempfile, shutil, time
+import apache_beam as beam
+from pipeline.build import build_pipeline
+from pipeline.command import run_to_completion
+from pipeline.config import make_build_config
+from pipeline.runners.select import make_runner
+reps, scratch, inputs = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+times = {"with": [], "without": []}
+for i in range(reps + 1):
+    for record in (True, False) if i % 2 == 0 else (False, True):
+        out = tempfile.mkdtemp(dir=scratch)
+        config = make_build_config(inputs, out, record_drops=record)
+        t0 = time.process_time()
+        p = beam.Pipeline(runner=make_runner("DirectRunner"))
+        build_pipeline(p, config)
+        run_to_completion(p)
+        spent = time.process_time() - t0
+        shutil.rmtree(out)
+        if i:  # the first round warms up
+            times["with" if record else "without"].append(spent)
+print(json.dumps(times))
+"""
+
+
+def in_process(inputs: list[str], reps: int) -> dict[str, Any]:
+    """``IN_PROCESS`` in a fresh process: per side, CPU seconds of graph + run, min and median."""
+    with tempfile.TemporaryDirectory(dir=RESULTS / "tmp") as tmp:
+        done = subprocess.run(
+            [sys.executable, "-c", IN_PROCESS, str(reps), tmp, *inputs],
+            env=ENV, capture_output=True, text=True, cwd=REPO, check=True,
+        )  # fmt: skip
+    times = json.loads(done.stdout.strip().splitlines()[-1])
+    out: dict[str, Any] = {
+        side: {"runs": [round(t, 3) for t in ts], "min": round(min(ts), 3),
+               "median": round(statistics.median(ts), 3)}
+        for side, ts in times.items()
+    }  # fmt: skip
+    for stat in ("min", "median"):
+        cost = out["with"][stat] - out["without"][stat]
+        out[f"record_drops_share_from_{stat}"] = round(cost / out["without"][stat], 4)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mb", type=float, default=0.0, help="benchmark corpus size; 0: real WET")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--pairs", type=int, default=3)
     ap.add_argument("--output", type=Path, default=None)
+    ap.add_argument("--in_process_reps", type=int, default=5, help="0: skip")
     args = ap.parse_args(argv)
     (RESULTS / "tmp").mkdir(parents=True, exist_ok=True)
     if args.mb:
@@ -139,10 +187,19 @@ def main(argv: list[str] | None = None) -> int:
         "record_drops_bytes": written,
         "record_drops_bytes_share": round(written / med["without"]["bytes_written"], 4),
         "other_outputs_identical": True,
+        "in_process": in_process(inputs, args.in_process_reps) if args.in_process_reps else None,
         "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg()},
     }
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=1) + "\n")
+    if result["in_process"]:
+        inner = result["in_process"]
+        print(
+            f"in one process: with {inner['with']['min']:.2f} / without "
+            f"{inner['without']['min']:.2f} CPU-s (minima of {args.in_process_reps}): "
+            f"{100 * inner['record_drops_share_from_min']:+.1f} %; medians "
+            f"{100 * inner['record_drops_share_from_median']:+.1f} %"
+        )
     print(
         f"medians: with {med['with']['cpu_seconds']:.2f} CPU-s, without "
         f"{med['without']['cpu_seconds']:.2f} CPU-s: {cpu:+.2f} CPU-s "

@@ -5,7 +5,8 @@ The wings, each a package (its docstring says what it may import):
 * the build, here: ``config`` (options -> one frozen, pure ``BuildConfig``), ``options``
   (the flags), ``build`` (``build_pipeline(root, config)``), ``write`` (the sinks), ``summary``
   (counters -> ``stats.json``), ``lineage``, ``derived`` (the outputs registered as derived from a
-  DIR), ``build_command`` (``c4 build``), ``command``
+  DIR), ``build_ledger`` (the forget ledger a build applies), ``build_command`` (``c4 build``),
+  ``command``
   (what every command shares) and ``cli`` (the thin ``c4`` dispatcher);
 * ``transforms/``: one C4 stage per module, a thin Beam skin over ``filters/``;
 * ``io/`` and ``formats/``: where bytes come from and go to, and in which format;

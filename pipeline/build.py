@@ -94,12 +94,12 @@ def _stage(config: BuildConfig, label: str) -> beam.PTransform:
             rules,
             vote_buckets(len(config.inputs)),
             config.record_drops,
-            resume_dir(config.output_dir, config.to_json()) if config.resumable else None,
+            resume_dir(config.output_dir, config.resume_identity()) if config.resumable else None,
         ),
         "FilterLanguage": lambda: FilterLanguage(
             rules,
             config.language_detector,
-            resume_dir(config.output_dir, config.to_json()) if config.resumable else None,
+            resume_dir(config.output_dir, config.resume_identity()) if config.resumable else None,
         ),
         "FilterBadwords": lambda: FilterBadwords(rules),
     }[label]()
@@ -123,7 +123,7 @@ def apply_stages(root: beam.Pipeline, config: BuildConfig, report: bool) -> Appl
     fetch = FetchPolicy(
         max_concurrent=config.max_concurrent_downloads, max_attempts=config.download_attempts
     )
-    resume = resume_dir(config.output_dir, config.to_json()) if config.resumable else None
+    resume = resume_dir(config.output_dir, config.resume_identity()) if config.resumable else None
     spilled = finished_spills(resume) if resume else {}
     fresh = tuple(f for f in config.inputs if file_key(f.path) not in spilled)
     forget = config.forget.block if config.forget else None  # DIR's ledger (build_ledger.py)
@@ -195,16 +195,21 @@ def build_pipeline(
         # After everything it reads: stats.json, config.json, masked/config.json.
         result = emitted | "Report" >> BuildReport(config, after=result)
     if commit is not None:
-        result = result | "Publish" >> beam.ParDo(_PublishFn(commit))
+        result = result | "Publish" >> beam.ParDo(_PublishFn(commit, len(config.inputs)))
     return result
 
 
 class _PublishFn(beam.DoFn):  # type: ignore[misc]
-    """Makes the staged build current once everything upstream is written; passes stats on."""
+    """Makes the staged build current once everything upstream is written; passes stats on.
+    A build none of whose inputs could be read fails instead (pipeline/failed_inputs.py)."""
 
-    def __init__(self, commit: Commit) -> None:
+    def __init__(self, commit: Commit, inputs: int) -> None:
         self._commit = commit
+        self._inputs = inputs
 
     def process(self, stats: dict) -> Iterator[dict]:
+        from pipeline.failed_inputs import check_published
+
+        check_published(self._commit.write_dir, self._inputs, self._commit.output_dir)
         self._commit.publish()
         yield stats

@@ -167,7 +167,7 @@ def _build(argv: Sequence[str]) -> int:
     if config.resumable:  # done: nothing left to resume
         from pipeline.transforms.resume import clear, resume_dir
 
-        clear(resume_dir(config.output_dir, config.to_json()))
+        clear(resume_dir(config.output_dir, config.resume_identity()))
     _print_summary(config.output_dir, elapsed)  # after run.json: it lists what was written
     ledger_line = build_ledger.summary_line(config)
     if ledger_line:
@@ -178,17 +178,13 @@ def _build(argv: Sequence[str]) -> int:
 def _every_input_failed(commit: Any, inputs: int) -> bool:
     """When no input could be read (pipeline/failed_inputs.py): DIR left as it was, the reasons
     printed one input a line; whether it was so."""
-    from pipeline.failed_inputs import every_input_failed
+    from pipeline.failed_inputs import every_input_failed, headline
 
     reasons = every_input_failed(commit.write_dir, inputs)
     if reasons is None:
         return False
     commit.abort()
-    print(
-        f"c4 build: failed: none of the {inputs} input file(s) could be read; "
-        f"{commit.output_dir} is left as it was:",
-        file=sys.stderr,
-    )
+    print(f"c4 build: failed: {headline(inputs, commit.output_dir)}:", file=sys.stderr)
     for line in reasons:
         print(f"c4 build:   {line}", file=sys.stderr)
     return True

@@ -105,6 +105,12 @@ class BuildConfig:
             del data["record_drops"]
         return data
 
+    def resume_identity(self) -> str:
+        """What a ``--resumable`` build's kept work depends on (``pipeline/transforms/resume.py``):
+        the configuration and the forget ledger it applies, which config.json leaves out."""
+        ledger = self.forget.text if self.forget is not None else ""
+        return self.to_json() + "\0" + ledger + ("\0drop" if self.drop_forget else "")
+
     def to_json(self) -> str:
         """Stable, sorted JSON: the same config always serializes to the same bytes."""
         return json.dumps(self.to_dict(), sort_keys=True, indent=2, ensure_ascii=False)

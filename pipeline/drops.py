@@ -42,7 +42,13 @@ from apache_beam.pipeline import PipelineVisitor
 
 from pipeline import lineage
 from pipeline.transforms.common import CountingDoFn
-from pipeline.transforms.drops import DropCredit, DropRecord, merged_credits
+from pipeline.transforms.drops import (
+    DropCredit,
+    DropRecord,
+    drop_file_index,
+    merged_credits,
+    unpack_drop,
+)
 from pipeline.write import join, write_atomic
 
 DROPS_DIR = "drops"
@@ -179,14 +185,15 @@ class _WriteDropsFn(beam.DoFn):
 
     def process(self, group: tuple[int, Iterable[Any]]) -> Iterator[dict[str, int]]:
         shard, items = group
-        rows = drops_rows(item for item in items if item is not None)
+        rows = drops_rows(unpack_drop(item) for item in items if item is not None)
         write_atomic(drops_path(self._output_dir, shard, self._count), drops_bytes(rows))
         yield {RECORDED: len(rows)}
 
 
 class WriteDrops(beam.PTransform):  # type: ignore[misc]
-    """``DropRecord``\\ s and ``DropCredit``\\ s -> ``DIR/drops/`` (under ``write_dir``, the
-    commit's staging area); out: a counter dict per file (``drops/recorded``), for stats.json."""
+    """Packed ``DropRecord``\\ s and ``DropCredit``\\ s (``pipeline/transforms/drops.py``) ->
+    ``DIR/drops/`` (under ``write_dir``, the commit's staging area); out: a counter dict per file
+    (``drops/recorded``), for stats.json."""
 
     def __init__(self, write_dir: str, n_files: int) -> None:
         super().__init__()
@@ -197,7 +204,7 @@ class WriteDrops(beam.PTransform):  # type: ignore[misc]
     def expand(self, drops: beam.PCollection) -> beam.PCollection:
         per_shard, count = self._per_shard, self._count
         keyed = drops | "KeyByShard" >> beam.Map(
-            lambda item: (min(item.file_index // per_shard, count - 1), item)
+            lambda item: (min(drop_file_index(item) // per_shard, count - 1), item)
         )
         # Every shard is written, with or without rows: a reader finds the whole set.
         every = drops.pipeline | "EveryShard" >> beam.Create([(i, None) for i in range(count)])

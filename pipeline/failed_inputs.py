@@ -1,10 +1,11 @@
-"""A build none of whose inputs could be read: nothing to publish, exit 1, the reasons.
+"""A build none of whose inputs could be read: nothing to publish, a failed run, the reasons.
 
 One input that cannot be read (a ``gs://`` object answering 503 past ``--download_attempts``, a
 404, a 403, an unreadable local file, a dangling symlink) is one dead letter, and the build goes
 on (docs/inputs.md, "Sources that fail"). When that is every input, the run built nothing: it is
-a failure (exit 1), not an empty dataset, so ``c4 build`` leaves DIR as it was (the commit is
-aborted) and prints each input's reason on a line of its own, from the staged dead letters.
+a failure, not an empty dataset. ``c4 build`` aborts its commit (DIR stays as it was), prints
+each input's reason on a line of its own and exits 1; a ``c4 submit`` job's last step raises
+``EveryInputFailed`` instead of publishing, so the job fails with the reasons.
 """
 
 from __future__ import annotations
@@ -20,6 +21,12 @@ from pipeline.write import dead_letter_filename
 # Where an input that could not be opened is dead-lettered: a remote one under ``download``,
 # a local one under the reading stage (``unreadable: ...``).
 _STAGES = (DOWNLOAD_STAGE, STAGE)
+# Reasons a job's error message carries at most (Dataflow shows the message whole).
+MESSAGE_REASONS = 20
+
+
+class EveryInputFailed(RuntimeError):
+    """No input of the job could be read; the message names each reason (the first ones)."""
 
 
 def every_input_failed(write_dir: str, inputs: int) -> list[str] | None:
@@ -37,3 +44,25 @@ def every_input_failed(write_dir: str, inputs: int) -> list[str] | None:
         text = read_bytes(join_path(write_dir, "dead_letter", dead_letter_filename(stage)))
         letters += [json.loads(line) for line in (text or b"").decode("utf-8").splitlines()]
     return [f"{letter['source_file']}: {letter['reason']}" for letter in letters]
+
+
+def headline(inputs: int, output_dir: str) -> str:
+    """The first line of the failure: what failed, and that DIR was not touched."""
+    return f"none of the {inputs} input file(s) could be read; {output_dir} is left as it was"
+
+
+def check_published(write_dir: str, inputs: int, output_dir: str) -> None:
+    """Before a job publishes its staged build.
+
+    Raises:
+        EveryInputFailed: none of its inputs could be read (the job fails, nothing published).
+    """
+    reasons = every_input_failed(write_dir, inputs)
+    if reasons is None:
+        return
+    shown = reasons[:MESSAGE_REASONS]
+    more = len(reasons) - len(shown)
+    lines = [headline(inputs, output_dir) + ":", *shown] + (
+        [f"... and {more} more"] if more else []
+    )
+    raise EveryInputFailed("\n".join(lines))

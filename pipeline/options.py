@@ -79,13 +79,14 @@ def add_build_arguments(parser: Any) -> None:
         "--max_concurrent_downloads",
         type=int,
         default=4,
-        help="https:// requests open at once per worker process (Common Crawl throttles)",
+        help="https:// and gs:// requests open at once per worker process (Common Crawl throttles)",
     )
     parser.add_argument(
         "--download_attempts",
         type=int,
         default=8,
-        help="tries of a failing https:// request (backoff with jitter) before a dead letter",
+        help="tries of a failing https:// or gs:// request, listings included (backoff with "
+        "jitter), before a dead letter",
     )
     # Read once, where the job is built (this machine for ``c4 build``/``c4 submit``, the launcher
     # VM for a Flex Template); workers get the parsed keys inside the job, never the file.

@@ -303,6 +303,7 @@ def build_outputs(stats: Mapping[str, Any]) -> list[str]:
         "parquet/",
         "lineage/",
         "masked/",
+        "forget/",  # kept from an earlier build (ledger, reports), or the derived registry
         "dead_letter/",
         "drops/",
         "report/",
@@ -325,7 +326,7 @@ def _written_by_stats(stats: Mapping[str, Any]) -> list[str]:
         if (kept or path not in ("parquet/", "lineage/"))
         and (dead or path != "dead_letter/")
         and (path != "drops/" or "drops/recorded" in stats["counters"])
-        and path not in ("masked/", "report/", "report.html", "run.json")
+        and path not in ("masked/", "forget/", "report/", "report.html", "run.json")
     ]
 
 

@@ -178,14 +178,16 @@ def run_forget(argv: Sequence[str]) -> int:
             commit.abort()
             for key in unmatched.named():
                 print(f"nothing matched: {key}")
-            if unmatched == request:
+            if request.empty:  # --remask_collateral alone
+                print(f"c4 forget: no collateral to give back in {args.dir}; nothing changed")
+            elif unmatched == request:
                 print(f"c4 forget: nothing in {args.dir} matches; nothing recorded or changed")
             else:
                 print(f"c4 forget: nothing listed is left in {args.dir}; nothing changed")
             # Sets outside DIR: a run stopped after DIR's commit is finished here.
             return derived_sets.after_dir(build.root, args.dir, None, named, plan, format_report)
         report = report_json(args, request, result, unmatched)
-        report_rel = lineage_relative(staged.root, forget_store.report_paths(staged)[0])
+        report_rel = _relative(staged.root, forget_store.report_paths(staged)[0])
         report["derived"] = derived_sets.pending(staged, build.root, named, report_rel)
         json_path, text_path = _write_report(staged, report)
         removed_page = remove_report(staged.root)  # it may list a forgotten document
@@ -208,7 +210,7 @@ def _today() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
 
 
-def lineage_relative(root: str, path: str) -> str:
+def _relative(root: str, path: str) -> str:
     from pipeline import lineage
 
     return lineage.relative(root, path)

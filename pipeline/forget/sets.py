@@ -294,13 +294,14 @@ def set_lines(report: Mapping[str, Any]) -> list[str]:
 def collateral_lines(section: Mapping[str, Any], indent: str = "") -> list[str]:
     """What removing examples cost other documents, and what a remask gave back."""
     lines = []
+    remasked = section.get("remasked")
     if section.get("documents"):
+        hint = "" if remasked else " (--remask_collateral gives them back)"
         lines.append(
             f"{indent}collateral: {section['documents']} other document(s) shared an example "
             f"with a forgotten one: {section['lost_all_examples']} lost all their examples, "
-            f"{section['lost_some_examples']} some (--remask_collateral gives them back)"
+            f"{section['lost_some_examples']} some{hint}"
         )
-    remasked = section.get("remasked")
     if remasked:
         lines.append(
             f"{indent}remasked: {len(remasked['packs'])} pack(s) of {remasked['documents']} "

@@ -1,4 +1,11 @@
-"""``gs://`` through Beam's GCS filesystem, and a local GCS emulator without credentials.
+"""``gs://``: where an object is read from (for ``pipeline.io.http``), with which credentials,
+and a local GCS emulator without credentials.
+
+Input objects are not read through Beam's ``GcsIO`` but by ``pipeline.io.http``, from the JSON
+API's media endpoint (``media_url``), so that ``--download_attempts``, the backoff, resume and
+the dead letters are those of every download; its requests to the API carry the Application
+Default Credentials' token (``auth_headers``, read-only scope), or nothing against an emulator.
+Outputs go through Beam's GCS filesystem.
 
 Beam's ``GcsIO`` (2.77) looks for Application Default Credentials before anything else, retrying
 four times with backoff (about 30 s) and probing the GCE metadata server, even when

@@ -107,7 +107,7 @@ class CountingDoFn(beam.DoFn):
 
     report: Recorder | None = None
     # ``c4 build --record_drops`` (``pipeline.drops.enable_drops``): a dropped page also leaves a
-    # ``pipeline.transforms.drops.DropRecord`` in the stream.
+    # packed ``pipeline.transforms.drops.DropRecord`` in the stream.
     record_drops = False
 
     def __init__(self) -> None:

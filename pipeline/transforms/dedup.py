@@ -60,6 +60,7 @@ from pipeline.transforms.drops import (
     line_detail,
     lost_key_asks,
     merged_credits,
+    pack_drop,
     window_detail,
 )
 from pipeline.transforms.packing import pack, unpack
@@ -231,7 +232,7 @@ class _CreditFn(beam.DoFn):
     """``(vote bucket, {"votes": [duplicated keys' table], "asks": [LostKeys]})`` -> per asking
     page, a ``DropCredit`` naming the owners that won its lost keys."""
 
-    def process(self, item: tuple[int, dict[str, Iterable[Any]]]) -> Iterator[DropCredit]:
+    def process(self, item: tuple[int, dict[str, Iterable[Any]]]) -> Iterator[bytes]:
         asks = list(item[1]["asks"])
         if not asks:
             return
@@ -239,7 +240,8 @@ class _CreditFn(beam.DoFn):
         for ask in asks:
             credits = tuple(credits_of(ask.keys, won, ask.owner).items())
             if credits:
-                yield DropCredit(ask.doc_id, merged_credits([credits]), ask.file_index)
+                credit = DropCredit(ask.doc_id, merged_credits([credits]), ask.file_index)
+                yield pack_drop(credit)
 
 
 def _duplicated(item: tuple[int, bytes]) -> Iterator[tuple[int, bytes]]:

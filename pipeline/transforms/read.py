@@ -39,7 +39,7 @@ from pipeline.io.prefetch import DownloadStream, Prefetcher
 from pipeline.io.urls import is_fetched, is_remote
 from pipeline.runners import progress
 from pipeline.transforms.common import CountingDoFn
-from pipeline.transforms.drops import DropRecord, drop_record, from_dropped, unnamed
+from pipeline.transforms.drops import drop_record, from_dropped, unnamed
 from pipeline.transforms.resume import FileDone, file_key
 
 _LOG = logging.getLogger(__name__)
@@ -172,7 +172,7 @@ class _ReadWetFn(CountingDoFn):
         self._fetching = {}
         self._listed = {}
 
-    def process(self, item: Item) -> Iterator[Page | DeadLetter | DropRecord]:
+    def process(self, item: Item) -> Iterator[Page | DeadLetter | bytes]:
         """A local file is read now; a remote one starts downloading, and the files whose
         downloads have ended are read (the module docstring)."""
         if not is_remote(item[0]):
@@ -207,7 +207,7 @@ class _ReadWetFn(CountingDoFn):
             return self._fetcher.open(path, self._listed.get(path))
         return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
 
-    def _read_file(self, item: Item) -> Iterator[Page | DeadLetter | DropRecord]:
+    def _read_file(self, item: Item) -> Iterator[Page | DeadLetter | bytes]:
         path, file_index, source_file = item[:3]
         counts: Counter[str] = Counter({f"{STAGE}/wet-file": 1})
         n = 0
@@ -256,7 +256,7 @@ class _ReadWetFn(CountingDoFn):
                     # DIR's forget ledger: counted, never shown (no URL reaches the report).
                     counts[INGEST_COUNTER] += 1
                     if self.record_drops:
-                        yield unnamed(drop_record(record, {INGEST_COUNTER: 1}))
+                        yield unnamed(record, {INGEST_COUNTER: 1})
                 elif isinstance(record, Page):
                     counts[f"{STAGE}/passed"] += 1
                     if self._rules.version == "2.2.0":

@@ -9,8 +9,9 @@ changed command starts afresh; outside every generation, so a kill or Ctrl-C kee
   after the other), and a bundle's spill counts once its list of finished input files
   (``bundle-<id>.files.json``) is written beside it. A rerun reads the spilled stream back
   instead of those files and reads only the others.
-- **The language decisions** (langdetect/CLD3, the costliest stage after the shuffles), by a
-  digest of the text they were made on: a rerun looks a page's text up before detecting.
+- **The costliest answers after the shuffles**, by a digest of the text they were asked on:
+  the language decisions (langdetect/CLD3) and line dedup's sentence minimum (punkt), written
+  every few seconds (a runner may run a whole stage as one bundle); a rerun looks them up.
 
 Both are exact: the replayed elements are the ones the stages emitted (counters and report
 tallies included), and a decision depends only on the text. So the output is byte-identical to

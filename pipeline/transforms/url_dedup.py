@@ -29,7 +29,7 @@ from filters import dedup, paragraph
 from filters.records import Page
 from filters.spec import C4Rules
 from pipeline.transforms.common import CountingDoFn, Pending, Settled, SplitPages, page_of
-from pipeline.transforms.drops import DropRecord, drop_record, line_detail
+from pipeline.transforms.drops import DropRecord, drop_record, line_detail, pack_drop
 from pipeline.transforms.packing import pack, unpack
 
 Copy = Page | Pending
@@ -120,9 +120,9 @@ class KeepUrlCopyListingLosersFn(beam.CombineFn):
         return acc
 
 
-def _loser_record(loser: Loser, kept: Page) -> DropRecord:
+def _loser_record(loser: Loser, kept: Page) -> bytes:
     doc_id, url, source_file, record_offset, record_id, file_index = loser
-    return DropRecord(
+    record = DropRecord(
         doc_id=doc_id,
         url=url,
         source_file=source_file,
@@ -135,6 +135,7 @@ def _loser_record(loser: Loser, kept: Page) -> DropRecord:
         winner_url=kept.url,
         file_index=file_index,
     )
+    return pack_drop(record)
 
 
 class _SettleFn(CountingDoFn):

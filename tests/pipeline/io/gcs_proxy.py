@@ -353,6 +353,10 @@ class _Handler(BaseHTTPRequestHandler):
             data = answer.read()
         finally:
             upstream.close()
+        if "json" in (answer.getheader("Content-Type") or ""):
+            # The emulator names itself in links (an object's mediaLink, selfLink): a client
+            # that follows them must come through here too.
+            data = data.replace(f"http://{host}:{port}".encode(), self.server.url.encode())
         location = answer.getheader("Location") or ""
         if self._resumable is not None and answer.status == 200 and "upload_id=" in location:
             upload_id = parse_qs(urlsplit(location).query)["upload_id"][0]

@@ -16,12 +16,17 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
+import apache_beam as beam
 import google.cloud.storage as storage
 import pytest
 
+from pipeline.build import build_pipeline
+from pipeline.build_command import begin_build
 from pipeline.cli import main
+from pipeline.config import make_build_config
 from pipeline.io.http import BACKOFF_ENV, READ_TIMEOUT_ENV
 from tests.conftest import REAL_WET, dir_snapshot, output_tree
 from tests.filters.test_wet_resync import member_offsets
@@ -224,6 +229,25 @@ def test_a_local_input_dir_of_dangling_links_only_exits_1(
     err = capsys.readouterr().err.splitlines()
     assert err[-1] == "c4 build:   gone.warc.wet.gz: unreadable: dangling symlink"
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_job_whose_every_input_failed_fails_instead_of_publishing(tmp_path: Path) -> None:
+    """``c4 submit``'s job publishes from its last step: there, the same rule fails the job."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "gone.warc.wet.gz").symlink_to(tmp_path / "nowhere.warc.wet.gz")
+    out = tmp_path / "out"
+    assert main(["build", "--input", str(REAL_WET[0]), "--output", str(out)]) == 0
+    before = dir_snapshot(out)
+    config = make_build_config([str(inputs)], str(out))
+    commit = begin_build(config)
+    pipeline = beam.Pipeline("DirectRunner")
+    build_pipeline(pipeline, replace(config, staging_dir=commit.write_dir), commit)
+    with pytest.raises(Exception, match=r"none of the 1 input file\(s\) could be read") as failed:
+        pipeline.run().wait_until_finish()
+    assert "gone.warc.wet.gz: unreadable: dangling symlink" in str(failed.value)
+    commit.abort()
+    assert dir_snapshot(out) == before
 
 
 def test_a_gs_listing_is_read_under_download_attempts(

@@ -64,7 +64,8 @@ def test_a_killed_resumable_build_reuses_its_work(tmp_path: Path, runner: list[s
     first_shard = next(i for i, w in enumerate(log.read_text().splitlines(), 1) if "tfrecord" in w)
     assert run(args, kill_at=first_shard, log=tmp_path / "kill.log") == -signal.SIGKILL
     resume = next((out / ".c4/resume").iterdir())
-    assert list(resume.glob("bundle-*.files.json")) and list(resume.glob("language/*.pkl"))
+    assert len(list(resume.glob("bundle-*.files.json"))) == len(inputs)  # one spill a file
+    assert list(resume.glob("language/*.pkl")) and list(resume.glob("sentences/*.pkl"))
     assert not (out / "stats.json").exists()  # nothing committed
     for path in inputs:  # proof of reuse: the files themselves can no longer be read
         spoil_keeping_identity(Path(path))
