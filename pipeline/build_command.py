@@ -132,6 +132,10 @@ def _build(argv: Sequence[str]) -> int:
     except UsageError as exc:  # another command holds DIR
         print(f"c4 build: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # the output refuses the lock or the staging area (a denied write)
+        _LOG.exception("c4 build failed")
+        print(f"c4 build: failed: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+        return 1
     on_interrupt(commit.abort)
     try:  # again under DIR's lock: a forget may have grown the ledger since the check
         forget = build_ledger.resolve(config.output_dir, args.forget_ledger, config.drop_forget)

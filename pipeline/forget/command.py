@@ -127,6 +127,9 @@ def run_forget(argv: Sequence[str]) -> int:
     args = _parse(_forget_parser(), argv)
     if isinstance(args, int):
         return args
+    from pipeline.io.gcs import connect_anonymously_if_emulated
+
+    connect_anonymously_if_emulated()  # before the first gs:// access (no credential search)
     try:
         # c4 forget MDIR forgets through the DIR it was masked from (and every set of it).
         args.dir, named = derived_sets.resolve(args.dir)

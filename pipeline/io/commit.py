@@ -37,6 +37,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from pipeline.io import generations, journal
+from pipeline.io.gcs import connect_anonymously_if_emulated
 from pipeline.io.generations import CURRENT, GENERATIONS, PRIVATE, current_generation
 from pipeline.io.journal import JOURNAL, MANIFEST, STAGING_PREFIX, manifest_files
 from pipeline.io.lock import Lock, acquire
@@ -154,6 +155,8 @@ def begin(
     """
     output_dir = output_dir if is_remote(output_dir) else os.path.abspath(output_dir)
     output_dir = output_dir.rstrip("/") or "/"
+    if is_remote(output_dir):  # an emulator needs no credentials: do not search for them
+        connect_anonymously_if_emulated()
     private = [join_path(output_dir, PRIVATE), join_path(output_dir, GENERATIONS)]
     created = [] if is_remote(output_dir) else _missing_dirs([output_dir, *private])
     try:

@@ -344,6 +344,14 @@ def _mask(argv: Sequence[str]) -> int:
         try:
             entry = derived.Entry(derived.MASKED, derived.normalize(masked_dir))
             derived.register_output(source, entry, "c4 mask", lock=False)
+        except Exception as exc:
+            line = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            print(
+                f"c4 mask: {masked_dir} is written but not registered in {source}: {line}; "
+                "run the same command again",
+                file=sys.stderr,
+            )
+            return 1
         finally:
             held.release()
         print(f"registered in {join(source, derived.REGISTRY)}: c4 forget {args.dir} forgets it")
