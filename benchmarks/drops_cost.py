@@ -68,7 +68,10 @@ def measure(inputs: list[str], out: Path, record: bool) -> dict[str, Any]:
     for rel, path in sorted(files.items()):
         if rel not in CHANGED and rel not in drops:
             digest.update(rel.encode() + b"\0" + path.read_bytes())
+    stats = json.loads(files["stats.json"].read_text())
     return {
+        "input_records": stats["reconciliation"]["input_records"],
+        "drops_rows": stats["counters"].get("drops/recorded", 0),
         "cpu_seconds": round(float(user) + float(system), 3),
         "wall_seconds": float(wall),
         "bytes_written": sum(p.stat().st_size for p in files.values()),

@@ -143,7 +143,7 @@ def _row(record: DropRecord, credits: Sequence[tuple[str, int]]) -> dict[str, An
 
 def drops_rows(items: Iterable[DropRecord | DropCredit]) -> list[dict[str, Any]]:
     """One shard's rows: each record with the credits of its doc_id merged in (line dedup's
-    records only), in input order; ties broken by every other column, so the order is total."""
+    records only), in input order (file, record offset)."""
     records: list[DropRecord] = []
     credits: dict[str, list[tuple[tuple[str, int], ...]]] = {}
     for item in items:
@@ -157,15 +157,13 @@ def drops_rows(items: Iterable[DropRecord | DropCredit]) -> list[dict[str, Any]]
         if record.doc_id in credits and record.stage.startswith("dedupe-"):
             credited = merged_credits([credited, *credits[record.doc_id]])
         rows.append((record, _row(record, credited)))
-    rows.sort(key=lambda pair: (pair[0].file_index, pair[0].record_offset, _tie(pair[1])))
+    # A record has one row: (file, offset) orders them; the rest only makes the order total.
+    rows.sort(key=lambda pair: _order(pair[0]))
     return [row for _, row in rows]
 
 
-def _tie(row: Mapping[str, Any]) -> tuple[Any, ...]:
-    return tuple(
-        (-1.0 if row[c] is None else row[c]) if c == "probability" else repr(row[c])
-        for c in COLUMNS
-    )
+def _order(r: DropRecord) -> tuple[Any, ...]:
+    return (r.file_index, r.record_offset, r.source_file, r.doc_id, r.stage, r.reason, r.url)
 
 
 def drops_bytes(rows: Sequence[Mapping[str, Any]]) -> bytes:

@@ -166,7 +166,9 @@ def run_report(argv: Sequence[str]) -> int:
         if inside:
             from pipeline.io.commit import begin
 
-            owned = (posixpath.basename(page_path),) + (("report/",) if keep else ())
+            # report/ only when this command writes it anew (a build without aggregates).
+            recompute = keep and builds[0].aggregates is None
+            owned = (posixpath.basename(page_path),) + (("report/",) if recompute else ())
             commit = begin(directory, owns=owned, command="c4 report")
         staged = commit.write_dir if commit else directory
         builds = [

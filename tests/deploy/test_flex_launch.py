@@ -39,7 +39,7 @@ def test_launcher_passes_blocklists_to_the_build(
     domains.write_text("Example.ORG\n")
     seen: list[Any] = []
     monkeypatch.setattr(beam, "Pipeline", _NoRunPipeline)
-    monkeypatch.setattr(build, "build_pipeline", lambda p, config: seen.append(config))
+    monkeypatch.setattr(build, "build_pipeline", lambda p, config, commit=None: seen.append(config))
 
     # As Dataflow's launcher calls flex_main.py: --name=value for each parameter.
     submit.launch_template(
