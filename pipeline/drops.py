@@ -26,6 +26,10 @@ with no row, rows in input order (file, record offset): the files depend on the 
 configuration only, so they are byte-identical across reruns and runners. ``drops/recorded`` in
 stats.json's counters is the number of rows (not a drop reason: the reconciliation is as
 before); it equals ``reconciliation.dropped_total``, since every dropped page has its row.
+
+Private Beam APIs: ``apache_beam.pipeline.PipelineVisitor`` (marked "for internal use only"), to
+walk the built graph to the stage DoFns that then record their drops, as ``pipeline.report.taps``
+does for the report.
 """
 
 from __future__ import annotations

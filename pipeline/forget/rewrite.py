@@ -145,6 +145,30 @@ def _redact_dead_letters(build: Build, ledger: Ledger) -> list[dict[str, Any]]:
     return changes
 
 
+def _redact_drops(build: Build, ledger: Ledger) -> list[dict[str, Any]]:
+    """Blank the URLs that ``drops/`` (``c4 build --record_drops``) holds of forgotten pages: a
+    dropped copy of one, or one named as the copy kept. The rows stay (the drops still count)."""
+    from pipeline import drops
+
+    request, gone = ledger.request, ledger.doc_ids
+    changes = []
+    for path in drops.drops_files(build.root):
+        before = lineage.read_bytes(path)
+        rows = pq.read_table(io.BytesIO(before), use_threads=False).to_pylist()
+        hits = 0
+        for row in rows:
+            for id_column, url_column in (("doc_id", "url"), ("winner_doc_id", "winner_url")):
+                doc_id, url = row.get(id_column) or "", row.get(url_column) or ""
+                if url and (doc_id in gone or request.reason(doc_id, url)):
+                    row[url_column] = ""
+                    hits += 1
+        if hits:
+            after = drops.drops_bytes(rows)
+            write_atomic(path, after)
+            changes.append(_file_change(build, path, before, after, len(rows), len(rows)))
+    return changes
+
+
 def mentions(excerpt: str, request: Request) -> bool:
     """Whether an excerpt names a listed URL or a URL of a listed domain."""
     return any(request.reason("", url) for url in URL_IN_TEXT.findall(excerpt))
@@ -243,6 +267,7 @@ def apply(
     masked = forget_masked.remove_examples(build, ledger.doc_ids, remask)
     changes.extend(masked.pop("changes"))
     changes.extend(_redact_dead_letters(build, ledger))
+    changes.extend(_redact_drops(build, ledger))
     counts = update_metadata(build, day) if changes else {}
     return {"matched": matched, "changes": changes, "masked": masked, "counts": counts}
 

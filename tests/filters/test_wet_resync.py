@@ -51,7 +51,7 @@ def read(data: bytes) -> list[Item]:
 
 def identity(item: Page | Dropped) -> tuple:
     """An item without its offset (damage before a member moves it) or file name."""
-    if isinstance(item, Page):
+    if isinstance(item, Page | Dropped):  # a Dropped names its source record too
         return item._replace(record_offset=0, source_file="")
     return item
 

@@ -3,6 +3,9 @@ the same bytes on every run and runner, and changes nothing else a build writes.
 
 Real builds of the real WET samples (``tests/pipeline/drops_fixtures.py``); what a row says of
 each kind of rule is checked in ``tests/pipeline/forget/test_trace_drops.py``.
+
+Private Beam APIs: ``apache_beam.pipeline.PipelineVisitor``, to find the drops transforms in a
+built graph (the default graph must have none).
 """
 
 from __future__ import annotations
