@@ -23,9 +23,9 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.io.storage import read_bytes
 from pipeline.write import join, write_atomic
 
 REGISTRY = "forget/derived.json"
@@ -72,11 +72,7 @@ def location(root: str, entry: Entry) -> str:
 
 
 def _read(path: str) -> bytes | None:
-    if not FileSystems.exists(path):
-        return None
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
-        data: bytes = handle.read()
-    return data
+    return read_bytes(path)
 
 
 def load(root: str) -> list[Entry]:
