@@ -40,7 +40,8 @@ from pipeline.transforms.length import FilterLength
 from pipeline.transforms.paragraph import FilterParagraphs
 from pipeline.transforms.read import ReadWet
 from pipeline.transforms.realnews import FilterRealnews
-from pipeline.transforms.resume import Replay, Spill, file_key, finished_spills, resume_dir
+from pipeline.transforms.resume import Replay, Spill, file_key, finished_spills
+from pipeline.transforms.resume import of_config as resume_of
 from pipeline.transforms.split import SplitByUrl
 from pipeline.transforms.url_dedup import DedupUrls
 
@@ -94,12 +95,12 @@ def _stage(config: BuildConfig, label: str) -> beam.PTransform:
             rules,
             vote_buckets(len(config.inputs)),
             config.record_drops,
-            resume_dir(config.output_dir, config.resume_identity()) if config.resumable else None,
+            resume_of(config),
         ),
         "FilterLanguage": lambda: FilterLanguage(
             rules,
             config.language_detector,
-            resume_dir(config.output_dir, config.resume_identity()) if config.resumable else None,
+            resume_of(config),
         ),
         "FilterBadwords": lambda: FilterBadwords(rules),
     }[label]()
@@ -123,7 +124,7 @@ def apply_stages(root: beam.Pipeline, config: BuildConfig, report: bool) -> Appl
     fetch = FetchPolicy(
         max_concurrent=config.max_concurrent_downloads, max_attempts=config.download_attempts
     )
-    resume = resume_dir(config.output_dir, config.resume_identity()) if config.resumable else None
+    resume = resume_of(config)
     spilled = finished_spills(resume) if resume else {}
     fresh = tuple(f for f in config.inputs if file_key(f.path) not in spilled)
     forget = config.forget.block if config.forget else None  # DIR's ledger (build_ledger.py)

@@ -168,10 +168,11 @@ def _build(argv: Sequence[str]) -> int:
     write_run_json(commit.write_dir, args.runner, beam_args, elapsed)
     derived.sync_masked(config.output_dir, commit.write_dir, commit.keeps)  # forget/derived.json
     commit.publish()
-    if config.resumable:  # done: nothing left to resume
-        from pipeline.transforms.resume import clear, resume_dir
+    from pipeline.transforms.resume import clear, of_config
 
-        clear(resume_dir(config.output_dir, config.resume_identity()))
+    resume = of_config(config)
+    if resume is not None:  # done: nothing left to resume
+        clear(resume)
     _print_summary(config.output_dir, elapsed)  # after run.json: it lists what was written
     ledger_line = build_ledger.summary_line(config)
     if ledger_line:

@@ -32,17 +32,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from pipeline.io import generations, journal
 from pipeline.io.gcs import connect_anonymously_if_emulated
-from pipeline.io.generations import CURRENT, GENERATIONS, PRIVATE, current_generation
+from pipeline.io.generations import CURRENT, GENERATIONS, current_generation
 from pipeline.io.journal import JOURNAL, MANIFEST, STAGING_PREFIX, manifest_files
 from pipeline.io.lock import Lock, acquire
 from pipeline.io.storage import (
     OWNER,
+    PRIVATE,
     delete_tree,
     is_remote,
     join_path,
@@ -69,6 +72,23 @@ __all__ = [
     "output_files",
     "recover",
 ]
+
+
+# Changes this process has made current: a late ``abort`` (Ctrl-C's cleanup) leaves them be.
+_PUBLISHED: set[str] = set()
+
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """SIGINT held back while inside (main thread only; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 @dataclass(frozen=True)
@@ -113,16 +133,24 @@ class Commit:
         return owned_by(rel, self.owns, self.keeps)
 
     def publish(self) -> None:
-        """Make the staged files current (the commit point), then tidy up."""
-        if self.remote:
-            journal.publish(self.output_dir, self.write_dir, self.owns, self.keeps, self.tfds_rel)
-        else:
-            generations.publish(self.output_dir, self.write_dir)
+        """Make the staged files current (the commit point), then tidy up. Ctrl-C waits for
+        the end of it (its cleanup must not abort a change that is being made current)."""
+        with _sigint_deferred():
+            if self.remote:
+                journal.publish(
+                    self.output_dir, self.write_dir, self.owns, self.keeps, self.tfds_rel
+                )
+            else:
+                generations.publish(self.output_dir, self.write_dir)
+            _PUBLISHED.add(self.tx)
         if self.lock is not None:
             self.lock.release()
 
     def abort(self) -> None:
-        """Forget the staged files; DIR is left as it was before ``begin``."""
+        """Forget the staged files; DIR is left as it was before ``begin``. Nothing to do
+        once published (the staged files are DIR's current ones then)."""
+        if self.tx in _PUBLISHED:
+            return
         delete_tree(self.write_dir)
         if self.lock is not None:
             self.lock.release()

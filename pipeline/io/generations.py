@@ -18,6 +18,7 @@ from pipeline.io import faults
 from pipeline.io.journal import MANIFEST, manifest_bytes
 from pipeline.io.storage import (
     OWNER,
+    PRIVATE,
     join_path,
     list_files,
     owner_alive,
@@ -25,7 +26,6 @@ from pipeline.io.storage import (
     write_bytes,
 )
 
-PRIVATE = ".c4"
 GENERATIONS = f"{PRIVATE}/generations"
 CURRENT = f"{PRIVATE}/current"
 

@@ -15,6 +15,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.io.storage import (
     OWNER,
+    PRIVATE,
     delete_tree,
     join_path,
     list_files,
@@ -24,7 +25,6 @@ from pipeline.io.storage import (
     write_bytes,
 )
 
-PRIVATE = ".c4"
 JOURNAL = f"{PRIVATE}/journal.json"
 MANIFEST = "manifest.json"
 STAGING_PREFIX = ".c4-staging-"

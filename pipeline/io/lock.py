@@ -25,7 +25,7 @@ from typing import Any
 
 from filters.spec import UsageError
 
-LOCK = ".c4/lock"
+LOCK = ".c4/lock"  # under DIR's private area (``pipeline.io.storage.PRIVATE``)
 
 
 class BusyError(UsageError):
@@ -58,7 +58,8 @@ def _started(pid: int) -> float | None:
         return None
 
 
-def _owner(command: str) -> dict[str, object]:
+def owner_record(command: str) -> dict[str, object]:
+    """This process as an owner (of a lock, a staging area): host, pid, start time."""
     return {
         "host": socket.gethostname(),
         "pid": os.getpid(),
@@ -98,7 +99,7 @@ def acquire(output_dir: str, command: str) -> Lock:
         BusyError: another live command holds it.
     """
     path = output_dir.rstrip("/") + "/" + LOCK
-    data = json.dumps(_owner(command), sort_keys=True).encode("utf-8")
+    data = json.dumps(owner_record(command), sort_keys=True).encode("utf-8")
     if "://" in path:
         return _acquire_remote(path, data)
     os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -8,7 +8,6 @@ import json
 import os
 import posixpath
 import shutil
-import socket
 import uuid
 from collections.abc import Sequence
 
@@ -16,9 +15,12 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.io import faults
+from pipeline.io.lock import owner_gone, owner_record
 
 # A staging area's or a generation's owner (host, pid): a dead owner's is not kept.
 OWNER = ".owner.json"
+# The commit protocol's own area in DIR (generations, journal, lock, resume).
+PRIVATE = ".c4"
 
 
 def is_remote(path: str) -> bool:
@@ -86,12 +88,14 @@ def size_of(path: str) -> int:
 
 
 def owner_bytes() -> bytes:
-    return json.dumps({"host": socket.gethostname(), "pid": os.getpid()}).encode()
+    """Who staged a generation or staging area: the lock's owner record (host, pid, start)."""
+    return json.dumps(owner_record("c4"), sort_keys=True).encode()
 
 
 def owner_alive(staging: str) -> bool:
     """Whether the process that staged ``staging`` may still be running (it is not ours to
-    delete then): same host and a live pid; a staging area of another host counts as alive."""
+    delete then), by the lock's rule (``pipeline.io.lock.owner_gone``); this process's own
+    leftovers are not kept."""
     data = read_bytes(join_path(staging, OWNER))
     if data is None:
         return False
@@ -99,18 +103,9 @@ def owner_alive(staging: str) -> bool:
         owner = json.loads(data)
     except ValueError:
         return False
-    if owner.get("host") != socket.gethostname():
-        return True
-    pid = int(owner.get("pid", 0))
-    if pid <= 0 or pid == os.getpid():
+    if not isinstance(owner, dict) or owner.get("pid") == os.getpid():
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return not owner_gone(owner)
 
 
 def owned_by(rel: str, owns: Sequence[str], keeps: Sequence[str]) -> bool:

@@ -39,7 +39,9 @@ import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-RESUME = ".c4/resume"
+from pipeline.io.storage import PRIVATE, delete_tree, read_bytes
+
+RESUME = f"{PRIVATE}/resume"
 # How often language decisions are written out during a bundle.
 FLUSH_SECONDS = 3.0
 
@@ -69,26 +71,16 @@ def file_key(path: str) -> str:
     return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:24]
 
 
-def _exists(path: str) -> bool:
-    return bool(FileSystems.exists(path))
-
-
-def _read(path: str) -> bytes:
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
-        data: bytes = handle.read()
-    return data
-
-
 def finished_spills(directory: str) -> dict[str, str]:
     """Input file key -> the spill holding its stream, over the complete spills of ``directory``;
     spills that overlap an earlier one (a bundle retried under another grouping) are skipped."""
-    if not _exists(directory):
+    if not FileSystems.exists(directory):
         return {}
     pattern = posixpath.join(directory, "bundle-*.files.json")
     lists = sorted(m.path for r in FileSystems.match([pattern]) for m in r.metadata_list)
     covered: dict[str, str] = {}
     for listing in lists:
-        keys = json.loads(_read(listing))
+        keys = json.loads(read_bytes(listing) or b"[]")
         if any(key in covered for key in keys):
             continue
         spill = listing[: -len(".files.json")] + ".pkl"
@@ -214,11 +206,13 @@ class DecisionCache:
 
     def load(self) -> None:
         pattern = posixpath.join(self._directory, "*.pkl")
-        if not _exists(self._directory):
+        if not FileSystems.exists(self._directory):
             return
         for result in FileSystems.match([pattern]):
             for meta in sorted(result.metadata_list, key=lambda m: m.path):
-                self.known.update(pickle.loads(_read(meta.path)))
+                data = read_bytes(meta.path)
+                if data:
+                    self.known.update(pickle.loads(data))
 
     def get(self, key: bytes) -> Any:
         return self.known.get(key)
@@ -246,18 +240,17 @@ class DecisionCache:
 
 def clear(directory: str) -> None:
     """Delete a resume directory (the build it served has committed)."""
+    delete_tree(directory)
     if "://" not in directory:
-        import shutil
-
-        shutil.rmtree(directory, ignore_errors=True)
         with contextlib.suppress(OSError):  # DIR/.c4/resume, if nothing else is in it
             os.rmdir(posixpath.dirname(directory.rstrip("/")))
-        return
-    found = [
-        m.path for r in FileSystems.match([directory.rstrip("/") + "/**"]) for m in r.metadata_list
-    ]
-    for start in range(0, len(found), 100):
-        FileSystems.delete(found[start : start + 100])
+
+
+def of_config(config: Any) -> str | None:
+    """A ``BuildConfig``'s resume directory, ``None`` unless it is ``--resumable``."""
+    if not config.resumable:
+        return None
+    return resume_dir(config.output_dir, config.resume_identity())
 
 
 class CachedSentences:
