@@ -300,9 +300,21 @@ def interrupt_exits(prog: str) -> Iterator[None]:
     except ValueError:  # not the main thread (a test calling a command from a thread)
         yield
         return
+    # The progress display stops at the signal's arrival, not at the handler's run.
+    from pipeline.runners import display
+
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    os.set_blocking(write_end, False)
+    previous_fd = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    display.watch_interrupts(read_end)
     try:
         yield
     finally:
+        display.watch_interrupts(None)
+        signal.set_wakeup_fd(previous_fd)
+        os.close(read_end)
+        os.close(write_end)
         signal.signal(signal.SIGINT, previous)
         set_interrupt_line(None)
         _on_interrupt.clear()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -60,6 +61,30 @@ def clock_text(seconds: float) -> str:
 
 def _mb(n: int) -> str:
     return f"{n / 1e6:,.1f}"
+
+
+# The read end of a ``signal.set_wakeup_fd`` pipe (``pipeline.command.interrupt_exits``): the
+# interpreter writes a signal's number there the moment it arrives, before the handler runs.
+_wakeup: dict[str, Any] = {"fd": None, "seen": False}
+
+
+def watch_interrupts(fd: int | None) -> None:
+    """Read SIGINT's arrival from ``fd`` (``None``: stop)."""
+    _wakeup.update(fd=fd, seen=False)
+
+
+def interrupt_pending() -> bool:
+    """Whether SIGINT has arrived (its handler may not have run yet)."""
+    fd = _wakeup["fd"]
+    if _wakeup["seen"] or fd is None:
+        return bool(_wakeup["seen"])
+    try:
+        data = os.read(fd, 512)
+    except (BlockingIOError, OSError):
+        return False
+    if signal.SIGINT in data:
+        _wakeup["seen"] = True
+    return bool(_wakeup["seen"])
 
 
 class Display:
@@ -131,7 +156,10 @@ class Display:
         return text
 
     def show(self) -> None:
-        """Print the line: in place on a terminal, else as a line of its own."""
+        """Print the line: in place on a terminal, else as a line of its own; nothing once
+        Ctrl-C is pending (the main thread may take a while to get to its handler)."""
+        if interrupt_pending():
+            return
         text = self.line()
         if self.tty:
             width = shutil.get_terminal_size((120, 24)).columns - 1
