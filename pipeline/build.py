@@ -209,8 +209,12 @@ class _PublishFn(beam.DoFn):  # type: ignore[misc]
         self._inputs = inputs
 
     def process(self, stats: dict) -> Iterator[dict]:
+        from pipeline import derived
         from pipeline.failed_inputs import check_published
 
         check_published(self._commit.write_dir, self._inputs, self._commit.output_dir)
-        self._commit.publish()
+        # As `c4 build` does: `masked` registered exactly when this job wrote masked/.
+        commit = self._commit
+        derived.sync_masked(commit.output_dir, commit.write_dir, commit.keeps)
+        commit.publish()
         yield stats

@@ -304,3 +304,33 @@ def test_the_offline_guard_blocks() -> None:
     code += "\nimport urllib.request\nurllib.request.urlopen('https://data.commoncrawl.org/')\n"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and "BLOCKED 'data.commoncrawl.org'" in done.stderr
+
+
+@pytest.mark.slow
+def test_a_jobs_own_publish_registers_its_masked_set_like_c4_build(tmp_path: Path) -> None:
+    """``c4 submit`` publishes from the job's last step (``_PublishFn``), not from this process:
+    that step registers ``masked`` exactly as ``c4 build`` does, so ``c4 forget DIR`` rewrites
+    a submitted build's masked set too, and a later job without ``--mask`` unregisters it."""
+    from dataclasses import replace
+
+    import apache_beam as beam
+
+    from pipeline import derived
+    from pipeline.build import build_pipeline
+    from pipeline.cloud.submit import staged_commit
+    from tests.conftest import REAL_WET, output_tree
+
+    out = tmp_path / "out"
+
+    def job(mask: bool) -> None:
+        config = make_build_config([str(REAL_WET[1])], str(out), mask=mask)
+        commit = staged_commit(config)
+        with beam.Pipeline(runner="DirectRunner") as pipeline:
+            build_pipeline(pipeline, replace(config, staging_dir=commit.write_dir), commit)
+
+    job(mask=True)
+    assert "masked/config.json" in output_tree(out)
+    assert [e.path for e in derived.load(str(out))] == ["masked"]
+    job(mask=False)
+    assert not any(name.startswith("masked/") for name in output_tree(out))
+    assert derived.load(str(out)) == []
