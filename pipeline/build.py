@@ -28,6 +28,7 @@ import apache_beam as beam
 from filters.lineage import Request
 from pipeline.config import BuildConfig
 from pipeline.io.commit import Commit
+from pipeline.io.gcs import impersonation_of
 from pipeline.io.http import FetchPolicy
 from pipeline.report.taps import enable_report
 from pipeline.transforms.badwords import FilterBadwords
@@ -121,9 +122,7 @@ def apply_stages(root: beam.Pipeline, config: BuildConfig, report: bool) -> Appl
     the stages' drop records too (``pipeline/drops.py``)."""
     rules = config.rules
     blocklist = Request(frozenset(config.blocklist_urls), frozenset(config.blocklist_domains))
-    fetch = FetchPolicy(
-        max_concurrent=config.max_concurrent_downloads, max_attempts=config.download_attempts
-    )
+    fetch = _fetch_policy(config)
     resume = resume_of(config)
     spilled = finished_spills(resume) if resume else {}
     fresh = tuple(f for f in config.inputs if file_key(f.path) not in spilled)
@@ -198,6 +197,16 @@ def build_pipeline(
     if commit is not None:
         result = result | "Publish" >> beam.ParDo(_PublishFn(commit, len(config.inputs)))
     return result
+
+
+def _fetch_policy(config: BuildConfig) -> FetchPolicy:
+    """How the inputs are downloaded: ``--max_concurrent_downloads``, ``--download_attempts``,
+    and ``gs://`` requests acting as ``--impersonate_service_account`` when it is given."""
+    return FetchPolicy(
+        max_concurrent=config.max_concurrent_downloads,
+        max_attempts=config.download_attempts,
+        impersonate=impersonation_of(config.beam_args),
+    )
 
 
 class _PublishFn(beam.DoFn):  # type: ignore[misc]

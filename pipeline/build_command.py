@@ -61,7 +61,7 @@ def run_build(argv: Sequence[str]) -> int:
 def _build(argv: Sequence[str]) -> int:
     from pipeline.config import make_build_config
     from pipeline.io.expand import with_attempts
-    from pipeline.io.gcs import connect_anonymously_if_emulated
+    from pipeline.io.gcs import connect_anonymously_if_emulated, impersonation_of
     from pipeline.io.output import check_remote_output_dir
     from pipeline.io.urls import is_remote
     from pipeline.io.writable import check_writable
@@ -98,7 +98,7 @@ def _build(argv: Sequence[str]) -> int:
             blocklist_domains=args.blocklist_domains,
             crawls=args.crawl,
             max_wet_files=args.max_wet_files,
-            expand_remote=with_attempts(args.download_attempts),  # listings too
+            expand_remote=with_attempts(args.download_attempts, impersonation_of(beam_args)),
             max_concurrent_downloads=args.max_concurrent_downloads,
             download_attempts=args.download_attempts,
             record_drops=args.record_drops,

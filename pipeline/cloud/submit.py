@@ -238,6 +238,7 @@ def build_config_from_args(
     """
     from pipeline.config import make_build_config
     from pipeline.io.expand import with_attempts
+    from pipeline.io.gcs import impersonation_of
     from pipeline.masking.options import MaskOptions
 
     values = dict(
@@ -247,7 +248,7 @@ def build_config_from_args(
         output_dir=args.output,
         crawls=getattr(args, "crawl", None),
         runner="DataflowRunner",
-        expand_remote=expand or with_attempts(args.download_attempts),
+        expand_remote=expand or with_attempts(args.download_attempts, impersonation_of(beam_args)),
         beam_args=list(beam_args),
     )
     wanted = inspect.signature(make_build_config).parameters

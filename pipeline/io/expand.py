@@ -188,13 +188,16 @@ def expand_remote(
         raise UsageError(f"{flag}: cannot read {arg}: {detail}") from None
 
 
-def with_attempts(download_attempts: int) -> Callable[[str, str, str], list[str]]:
+def with_attempts(
+    download_attempts: int, impersonate: str = ""
+) -> Callable[[str, str, str], list[str]]:
     """``expand_remote`` whose listings are fetched under ``--download_attempts`` (and the
-    backoff of every download). The policy is made at each call, so an invalid count is
-    ``make_build_config``'s to refuse (it checks the flag before it expands anything)."""
+    backoff of every download), as ``impersonate``'s account on ``gs://`` when given. The
+    policy is made at each call, so an invalid count is ``make_build_config``'s to refuse (it
+    checks the flag before it expands anything)."""
 
     def expand(arg: str, cc_base_url: str = "", flag: str = "--input") -> list[str]:
-        policy = FetchPolicy(max_attempts=download_attempts)
+        policy = FetchPolicy(max_attempts=download_attempts, impersonate=impersonate)
         return expand_remote(arg, cc_base_url, flag, policy)
 
     return expand

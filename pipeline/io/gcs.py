@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -117,13 +118,39 @@ def metadata_url(path: str) -> str:
 
 
 _AUTH_LOCK = threading.Lock()
-# Per process, as Beam's own GCS client caches them: one token refresh serves every download.
-_credentials: Any = None
+# Per process and impersonation chain, as Beam's own GCS client caches them: one token refresh
+# serves every download.
+_credentials: dict[str, Any] = {}
 
 
-def auth_headers(url: str) -> dict[str, str]:
+def impersonation_of(beam_args: Sequence[str]) -> str:
+    """The ``--impersonate_service_account`` of a command's Beam flags ("" when absent): the
+    account (or ``delegate,...,target`` chain) that Beam's own GCS client acts as, so the
+    inputs are read as the outputs are written."""
+    from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
+
+    value = PipelineOptions(list(beam_args)).view_as(GoogleCloudOptions)
+    return value.impersonate_service_account or ""
+
+
+def impersonated(source: Any, chain: str) -> Any:
+    """``source`` credentials acting as the last account of ``chain`` (comma-separated), through
+    the ones before it as delegates: Beam's reading of ``--impersonate_service_account``."""
+    from google.auth import impersonated_credentials
+
+    accounts = chain.split(",")
+    return impersonated_credentials.Credentials(
+        source_credentials=source,
+        target_principal=accounts[-1],
+        delegates=accounts[:-1],
+        target_scopes=[READ_SCOPE],
+    )
+
+
+def auth_headers(url: str, impersonate: str = "") -> dict[str, str]:
     """The headers that authorize a request to ``url``: none against an emulator, else the
-    Application Default Credentials' bearer token (refreshed when it expires).
+    Application Default Credentials' bearer token (refreshed when it expires), acting as
+    ``impersonate``'s account when one is given (``impersonation_of``).
 
     Raises:
         CredentialsError: none found, or the refresh failed.
@@ -135,14 +162,17 @@ def auth_headers(url: str) -> dict[str, str]:
     import google.auth.transport.urllib3
     import urllib3
 
-    global _credentials
     headers: dict[str, str] = {}
     with _AUTH_LOCK:
         try:
-            if _credentials is None:
-                _credentials, _ = google.auth.default(scopes=[READ_SCOPE])
+            credentials = _credentials.get(impersonate)
+            if credentials is None:
+                credentials, _ = google.auth.default(scopes=[READ_SCOPE])
+                if impersonate:
+                    credentials = impersonated(credentials, impersonate)
+                _credentials[impersonate] = credentials
             request = google.auth.transport.urllib3.Request(urllib3.PoolManager())
-            _credentials.before_request(request, "GET", url, headers)
+            credentials.before_request(request, "GET", url, headers)
         except google.auth.exceptions.TransportError as exc:
             raise CredentialsError(f"credentials: {type(exc).__name__}", transient=True) from None
         except google.auth.exceptions.GoogleAuthError as exc:

@@ -86,6 +86,8 @@ class FetchPolicy:
         connect_timeout_s: seconds to open a connection.
         read_timeout_s: seconds without a byte before the connection counts as broken (default
             120, or ``C4_DOWNLOAD_READ_TIMEOUT_S``).
+        impersonate: the account ``gs://`` requests act as (``--impersonate_service_account``,
+            ``pipeline.io.gcs.impersonation_of``); "" for the credentials themselves.
     """
 
     max_concurrent: int = 4
@@ -94,6 +96,7 @@ class FetchPolicy:
     max_delay_s: float = 60.0
     connect_timeout_s: float = 30.0
     read_timeout_s: float = field(default_factory=lambda: _env_seconds(READ_TIMEOUT_ENV, 120.0))
+    impersonate: str = ""
 
     def __post_init__(self) -> None:
         if self.max_concurrent < 1 or self.max_attempts < 1:
@@ -419,7 +422,7 @@ class HttpFetcher:
             # would serve an object stored with Content-Encoding: gzip decompressed (no Range).
             headers = {**headers, "Accept-Encoding": "gzip"}
         if gcs.is_api_url(url):  # the credentials go to GCS's JSON API, never elsewhere
-            headers = {**headers, **gcs.auth_headers(url)}
+            headers = {**headers, **gcs.auth_headers(url, self.policy.impersonate)}
         return self._pool.request(
             "GET", url, headers=headers, preload_content=False, decode_content=False
         )
@@ -438,7 +441,10 @@ class HttpFetcher:
             if url.startswith(gcs.GCS_SCHEME):
                 where = gcs.metadata_url(url)
                 answer = self._pool.request(
-                    "GET", where, headers=gcs.auth_headers(where), **options
+                    "GET",
+                    where,
+                    headers=gcs.auth_headers(where, self.policy.impersonate),
+                    **options,
                 )
                 size = str(json.loads(answer.data).get("size")) if answer.status == 200 else ""
                 return int(size) if size.isdigit() else None

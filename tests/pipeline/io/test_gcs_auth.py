@@ -28,6 +28,8 @@ class _TokenServer(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _TokenHandler)
         self.grants: list[str] = []
+        # IAM's generateAccessToken calls: (path, body, the caller's Authorization header).
+        self.impersonations: list[tuple[str, dict[str, Any], str]] = []
 
 
 class _TokenHandler(BaseHTTPRequestHandler):
@@ -38,10 +40,18 @@ class _TokenHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        if self.path.endswith(":generateAccessToken"):  # IAM Credentials, impersonation
+            caller = self.headers.get("Authorization", "")
+            self.server.impersonations.append((self.path, json.loads(body), caller))
+            self._answer(
+                {"accessToken": "impersonated-token", "expireTime": "2099-01-01T00:00:00Z"}
+            )
+            return
         self.server.grants.append(body)
-        answer = json.dumps(
-            {"access_token": f"token-{len(self.server.grants)}", "expires_in": 3600}
-        ).encode()
+        self._answer({"access_token": f"token-{len(self.server.grants)}", "expires_in": 3600})
+
+    def _answer(self, data: dict[str, Any]) -> None:
+        answer = json.dumps(data).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(answer)))
@@ -61,7 +71,7 @@ def token_server() -> Iterator[_TokenServer]:
 
 @pytest.fixture
 def no_cached_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gcs, "_credentials", None)
+    monkeypatch.setattr(gcs, "_credentials", {})
     monkeypatch.delenv(gcs.EMULATOR_ENV, raising=False)
 
 
@@ -120,3 +130,49 @@ def test_no_credentials_is_a_final_failure_that_says_so(
     reason = failure.value.reason
     assert reason.startswith("download_failed: credentials: DefaultCredentialsError: ")
     assert reason.endswith(" gs://b/x.warc.wet.gz")
+
+
+@pytest.mark.usefixtures("no_cached_credentials")
+def test_impersonate_service_account_is_honoured_as_beam_honours_it(
+    token_server: _TokenServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--impersonate_service_account=delegate,target``: inputs are read as ``target`` (IAM's
+    generateAccessToken, called with the job's own token and the delegate chain), as Beam's GCS
+    client writes the outputs; without the flag the job's own token is used."""
+    from google.auth import iam
+
+    base = f"http://127.0.0.1:{token_server.server_port}"
+    key = _service_account(tmp_path / "sa.json", base)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key))
+    monkeypatch.setattr(
+        iam, "_IAM_ENDPOINT", base + "/v1/projects/-/serviceAccounts/{}:generateAccessToken"
+    )
+    flags = [
+        "--impersonate_service_account=hop@p.iam.gserviceaccount.com,reader@p.iam.gserviceaccount.com"
+    ]
+    chain = gcs.impersonation_of(flags)
+    assert chain == "hop@p.iam.gserviceaccount.com,reader@p.iam.gserviceaccount.com"
+    assert gcs.impersonation_of(["--project=p"]) == ""
+
+    url = gcs.media_url("gs://b/x.warc.wet.gz")
+    headers = {k.lower(): v for k, v in gcs.auth_headers(url, chain).items()}
+    assert headers["authorization"] == "Bearer impersonated-token"
+    [(path, body, caller)] = token_server.impersonations
+    assert path.endswith("/serviceAccounts/reader@p.iam.gserviceaccount.com:generateAccessToken")
+    assert body["delegates"] == ["hop@p.iam.gserviceaccount.com"]  # as Beam passes them
+    assert body["scope"] == [gcs.READ_SCOPE]
+    assert caller == "Bearer token-1"  # the job's own credentials ask for the impersonation
+    own = {k.lower(): v for k, v in gcs.auth_headers(url).items()}
+    assert own["authorization"] == "Bearer token-2"  # its own grant, not the impersonated one
+
+
+def test_the_build_reads_inputs_with_the_impersonation_flag() -> None:
+    """The flag reaches the downloads' policy (the reader's) and the listings' expansion."""
+    from pipeline.build import _fetch_policy
+    from pipeline.config import make_build_config
+    from tests.conftest import REAL_WET
+
+    flag = "--impersonate_service_account=reader@p.iam.gserviceaccount.com"
+    config = make_build_config([str(REAL_WET[0])], "/tmp/unused", beam_args=[flag])
+    assert _fetch_policy(config).impersonate == "reader@p.iam.gserviceaccount.com"
+    assert _fetch_policy(make_build_config([str(REAL_WET[0])], "/tmp/unused")).impersonate == ""
