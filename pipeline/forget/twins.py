@@ -21,6 +21,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.formats.tfrecord import read_varint
+
 FEATURES = ("inputs", "targets")
 
 
@@ -94,32 +96,19 @@ def _keys(tokens: dict[str, Tokens]) -> list[tuple[bytes, ...]]:
 # --- protobuf, only as deep as the token lists ---------------------------------------------
 
 
-def _varint_at(buf: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(buf) or shift > 63:
-            raise ValueError("truncated or overlong varint")
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
-
-
 def _fields(buf: bytes, start: int, end: int) -> Iterator[tuple[int, int, int, int]]:
     """``(field number, wire type, start, end)`` of each field of the message ``buf[start:end]``
     (``start``/``end`` of a length-delimited field's payload; of the value otherwise)."""
     pos = start
     while pos < end:
-        key, pos = _varint_at(buf, pos)
+        key, pos = read_varint(buf, pos)
         number, wire = key >> 3, key & 7
         if wire == 2:
-            size, pos = _varint_at(buf, pos)
+            size, pos = read_varint(buf, pos)
             begin, pos = pos, pos + size
         elif wire == 0:
             begin = pos
-            _, pos = _varint_at(buf, pos)
+            _, pos = read_varint(buf, pos)
         elif wire in (1, 5):
             begin, pos = pos, pos + (8 if wire == 1 else 4)
         else:

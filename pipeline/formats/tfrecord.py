@@ -239,18 +239,22 @@ def _read_records(stream: IO[bytes]) -> Iterator[bytes]:
         yield data
 
 
-def _read_varint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
-    result = 0
-    shift = 0
+def read_varint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
+    """The protobuf varint at ``buf[pos:]`` and the position after it.
+
+    Raises:
+        ValueError: the buffer ends inside it, or it is longer than ten bytes (64 bits).
+    """
+    result = shift = 0
     while True:
+        if pos >= len(buf) or shift > 63:
+            raise ValueError("truncated or overlong varint")
         byte = buf[pos]
         pos += 1
         result |= (byte & 0x7F) << shift
         if byte < 0x80:
             return result, pos
         shift += 7
-        if shift >= 70:
-            raise ValueError("varint too long")
 
 
 def _iter_fields(buf: bytes) -> Iterator[tuple[int, int, Any]]:
@@ -258,16 +262,16 @@ def _iter_fields(buf: bytes) -> Iterator[tuple[int, int, Any]]:
     pos = 0
     end = len(buf)
     while pos < end:
-        key, pos = _read_varint(buf, pos)
+        key, pos = read_varint(buf, pos)
         number, wire = key >> 3, key & 7
         if wire == 2:
-            size, pos = _read_varint(buf, pos)
+            size, pos = read_varint(buf, pos)
             if pos + size > end:
                 raise ValueError("length-delimited field runs past the end of its message")
             yield number, wire, buf[pos : pos + size]
             pos += size
         elif wire == 0:
-            value, pos = _read_varint(buf, pos)
+            value, pos = read_varint(buf, pos)
             yield number, wire, value
         elif wire == 5:
             yield number, wire, buf[pos : pos + 4]
@@ -299,7 +303,7 @@ def _decode_feature(buf: bytes) -> list[bytes] | list[int]:
                 else:
                     pos = 0
                     while pos < len(v):
-                        item, pos = _read_varint(v, pos)
+                        item, pos = read_varint(v, pos)
                         values.append(_signed64(item))
         elif number == 2:
             raise ValueError("float_list features are not supported")
