@@ -154,3 +154,14 @@ def test_a_switch_killed_after_moving_real_entries_aside_is_undone(tmp_path: Pat
     commit.lock.release() if commit.lock else None
     protocol.recover(str(out))
     assert (out / "parquet/train/a").read_bytes() == b"1" and not (out / "parquet").is_symlink()
+
+
+def test_every_entry_a_build_may_write_is_one_a_legacy_dir_adopts() -> None:
+    """``generations`` (a floor module: it may not import the summary) names the top-level
+    entries it adopts from a DIR written before generations; a new output of the build that it
+    did not name would be left behind, outside the generation, at the first switch."""
+    from pipeline.io.generations import _OUTPUT_ENTRIES
+    from pipeline.summary import build_outputs
+
+    written = {p.split("/", 1)[0] for p in build_outputs({"config": "en", "c4_version": "3.1.0"})}
+    assert written <= _OUTPUT_ENTRIES, written - _OUTPUT_ENTRIES
