@@ -51,6 +51,10 @@ def _help() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``c4`` console script; returns the exit code."""
+    if argv is None:  # the console script: `c4 ... | head` must not stop a command halfway
+        from pipeline.stdio import keep_going_without_stdout
+
+        keep_going_without_stdout()
     args = list(sys.argv[1:] if argv is None else argv)
     if not args:
         print(USAGE, file=sys.stderr)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,9 @@ from pipeline.write import join, write_atomic
 
 PENDING = "pending"
 CHANGED = "changed"
+# Recorded in DIR's report just before a set's switch: a run killed after the switch leaves the
+# set with nothing left to remove, and its rerun takes the outcome from here.
+COMMITTING = "committing"
 
 
 # --- which DIR, which sets ----------------------------------------------------------------------
@@ -160,9 +163,14 @@ def _vocabulary(entry: Entry) -> dict[str, Any]:
 
 
 def forget_sets(
-    root: str, doc_ids: set[str], named: str | None, plan: RemaskPlan | None
+    root: str,
+    doc_ids: set[str],
+    named: str | None,
+    plan: RemaskPlan | None,
+    record: Callable[[dict[str, Any]], None],
 ) -> list[dict[str, Any]]:
-    """Forget ``doc_ids`` in every set outside DIR, each in a commit of its own."""
+    """Forget ``doc_ids`` in every set outside DIR, each in a commit of its own; ``record``
+    writes a set's outcome into the deletion report before its switch (``COMMITTING``)."""
     from pipeline.io.commit import begin
 
     results = []
@@ -181,6 +189,7 @@ def forget_sets(
             remask = plan.for_set(entry.path, root) if plan else None
             result = forget_masked.remove_examples(staged, doc_ids, remask)
             if result["changes"]:
+                record({"path": entry.path, "status": COMMITTING, **result})
                 commit.publish()
             else:
                 commit.abort()
@@ -195,7 +204,7 @@ def forget_sets(
 def _undone(report: Mapping[str, Any]) -> bool:
     """Whether a report still waits for a set (its DIR committed, the set not done)."""
     sets = report.get("derived", {}).get("sets", [])
-    return any(s.get("status") in (PENDING, "unreachable", "busy") for s in sets)
+    return any(s.get("status") in (PENDING, COMMITTING, "unreachable", "busy") for s in sets)
 
 
 def complete_report(
@@ -227,8 +236,12 @@ def complete_report(
         report = json.loads(before)
     sets = {s["path"]: s for s in report.setdefault("derived", {}).setdefault("sets", [])}
     for result in results:
-        done = sets.get(result["path"], {}).get("status") in (CHANGED, "unchanged")
-        if not (done and result["status"] == "unchanged"):  # keep what an earlier run did
+        earlier = sets.get(result["path"], {})
+        if result["status"] != "unchanged":
+            sets[result["path"]] = _set_section(result)
+        elif earlier.get("status") == COMMITTING:  # switched, then stopped: what it removed
+            sets[result["path"]] = {**earlier, "status": CHANGED}
+        elif earlier.get("status") != CHANGED:  # keep what an earlier run did
             sets[result["path"]] = _set_section(result)
     report["derived"]["sets"] = [sets[k] for k in sorted(sets)]
     body = json.dumps(report, indent=2, sort_keys=True) + "\n"
@@ -431,10 +444,17 @@ def after_dir(
     if not _sets(root, named):
         return 0
     ledger = load_ledger(Build(root, "", "", {}))
-    results = forget_sets(root, set(ledger.doc_ids), named, plan)
+    written = report_path
+
+    def record(result: dict[str, Any]) -> None:
+        nonlocal written
+        written = complete_report(root, written, [result], format_text) or written
+
+    results = forget_sets(root, set(ledger.doc_ids), named, plan, record)
+    # The report before the printing: stdout may be gone (`c4 forget ... | head -1`).
+    written = complete_report(root, written, results, format_text) or written
     for line in set_lines({"derived": {"sets": [_set_section(r) for r in results]}}):
         print(line)
-    path = complete_report(root, report_path, results, format_text)
-    if path and path != report_path:
-        print(f"report: {path}")
+    if written and written != report_path:
+        print(f"report: {written}")
     return exit_code(results, where)

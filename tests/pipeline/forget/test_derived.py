@@ -116,6 +116,35 @@ def test_forget_dir_forgets_every_registered_set(
     assert (ff.digests(out), ff.digests(mdir)) == settled
 
 
+def test_a_reader_that_goes_away_does_not_stop_the_forget_halfway(
+    dirs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """``c4 forget DIR ... | head -1``: standard output closed before the first line. DIR, then
+    the set outside it, are forgotten all the same, the report says so, no traceback, exit 0
+    (``pipeline/stdio.py``)."""
+    import os
+    import subprocess
+    import sys
+
+    out, mdir = dirs
+    gone = _gone_ids(out)
+    command = [sys.executable, "-m", "pipeline.cli", "forget", str(out)]
+    proc = subprocess.Popen(
+        [*command, "--domains", _domains(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "C4_PROGRESS_INTERVAL": "0"},
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the command prints anything
+    errors = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 0, errors
+    assert "Traceback" not in errors and "BrokenPipe" not in errors, errors
+    assert not gone & _held(mdir, "") and not gone & _held(out, "masked/")
+    [entry] = _report(out)["derived"]["sets"]
+    assert entry["status"] == "changed" and entry["removed_examples"] > 0
+
+
 def test_forget_through_the_masked_set(dirs: tuple[Path, Path], tmp_path: Path) -> None:
     out, mdir = dirs
     gone = _gone_ids(out)

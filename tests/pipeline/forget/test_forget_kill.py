@@ -120,3 +120,37 @@ def test_forget_killed_at_every_write(tmp_path: Path) -> None:
         shutil.rmtree(target)
     elapsed = time.monotonic() - started
     print(f"forget: {len(writes)} kill points, every one old until the rerun; {elapsed:.0f} s")
+
+
+def test_forget_of_a_set_outside_dir_killed_after_dirs_switch(tmp_path: Path) -> None:
+    """A set registered outside DIR (``c4 mask DIR --output M``) is switched in a commit of its
+    own after DIR's, and the deletion report is completed after it. Killed at any write from
+    DIR's switch to the end, the rerun ends byte-identical to an uninterrupted forget, DIR and
+    M, with one report that says what M lost (not "unchanged": M had nothing left to lose).
+
+    DIR's registry names M by its absolute path, so every run restores the pair in one place."""
+    pair, saved = tmp_path / "pair", tmp_path / "saved"
+    argv = ["build", "--input", str(WET), "--output", str(pair / "D"), "--num_shards", "3"]
+    assert main([*argv, "--mask"]) == 0
+    assert main(["mask", str(pair / "D"), "--output", str(pair / "M"), "--epoch", "1"]) == 0
+    shutil.copytree(pair, saved, symlinks=True)
+    request = tmp_path / "domains.txt"
+    request.write_text("abc.net.au\nbiomedsearch.com\n")
+    log = tmp_path / "writes.log"
+    assert forget(pair / "D", request, 0, log) == 0
+    writes = log.read_text().splitlines()
+    want = {"D": files(pair / "D"), "M": files(pair / "M")}
+    switch = writes.index(str(pair / "D/.c4/current"))
+    report = json.loads((pair / "D/forget/report-0001.json").read_text())
+    [section] = report["derived"]["sets"]
+    assert section["status"] == "changed" and section["removed_examples"] > 0
+    assert str(pair / "M/.c4/current") in writes[switch + 1 :]
+    for k in range(switch + 2, len(writes) + 1):  # kills before DIR's switch: the test above
+        shutil.rmtree(pair)
+        shutil.copytree(saved, pair, symlinks=True)
+        code = forget(pair / "D", request, k, tmp_path / f"log-{k}")
+        assert code == -signal.SIGKILL, (k, writes[k - 1], code)
+        assert main(["forget", str(pair / "D"), "--domains", str(request)]) == 0, k
+        assert files(pair / "D") == want["D"], (k, writes[k - 1])
+        assert files(pair / "M") == want["M"], (k, writes[k - 1])
+        assert main(["forget", str(pair / "D"), "--verify"]) == 0, k
