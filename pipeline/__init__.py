@@ -7,7 +7,8 @@ The wings, each a package (its docstring says what it may import):
   (counters -> ``stats.json``), ``lineage``, ``derived`` (the outputs registered as derived from a
   DIR), ``build_ledger`` (the forget ledger a build applies), ``build_command`` (``c4 build``),
   ``command``
-  (what every command shares) and ``cli`` (the thin ``c4`` dispatcher);
+  (what every command shares), ``stdio`` (a closed standard output does not stop a command) and
+  ``cli`` (the thin ``c4`` dispatcher);
 * ``transforms/``: one C4 stage per module, a thin Beam skin over ``filters/``;
 * ``io/`` and ``formats/``: where bytes come from and go to, and in which format;
 * ``masking/``: T5 span corruption, packing, vocabularies, masked lineage (``c4 mask``, ``c4
