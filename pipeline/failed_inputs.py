@@ -1,7 +1,8 @@
 """A build none of whose inputs could be read: nothing to publish, a failed run, the reasons.
 
 One input that cannot be read (a ``gs://`` object answering 503 past ``--download_attempts``, a
-404, a 403, an unreadable local file, a dangling symlink) is one dead letter, and the build goes
+404, a 403, an unreadable local file, a dangling symlink, a file of WARC or WAT records with no
+WET page, ``not_wet``) is one dead letter, and the build goes
 on (docs/inputs.md, "Sources that fail"). When that is every input, the run built nothing: it is
 a failure, not an empty dataset. ``c4 build`` aborts its commit (DIR stays as it was), prints
 each input's reason on a line of its own and exits 1; a ``c4 submit`` job's last step raises
@@ -13,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from filters.wet import STAGE
+from filters.wet import REASON_NOT_WET, STAGE
 from pipeline.io.storage import join_path, read_bytes
 from pipeline.transforms.read import DOWNLOAD_STAGE, INPUT_FAILED_FILES
 from pipeline.write import dead_letter_filename
@@ -43,7 +44,15 @@ def every_input_failed(write_dir: str, inputs: int) -> list[str] | None:
     for stage in _STAGES:
         text = read_bytes(join_path(write_dir, "dead_letter", dead_letter_filename(stage)))
         letters += [json.loads(line) for line in (text or b"").decode("utf-8").splitlines()]
-    return [f"{letter['source_file']}: {letter['reason']}" for letter in letters]
+    return [f"{letter['source_file']}: {_reason(letter)}" for letter in letters]
+
+
+def _reason(letter: dict[str, Any]) -> str:
+    """A dead letter's reason, with the detail that says what to do for a file that is not WET
+    (``not_wet: WARC request records — use a WET file``)."""
+    if letter["reason"] == REASON_NOT_WET and letter.get("detail"):
+        return f"{REASON_NOT_WET}: {letter['detail'].split(';')[0]}"
+    return str(letter["reason"])
 
 
 def headline(inputs: int, output_dir: str) -> str:

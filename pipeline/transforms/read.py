@@ -30,7 +30,7 @@ from filters.ledger import INGEST_COUNTER, LedgerBlock
 from filters.lineage import Request
 from filters.records import DeadLetter, Dropped, Page
 from filters.spec import C4Rules
-from filters.wet import STAGE, iter_wet, missing_field_counters
+from filters.wet import REASON_NOT_WET, STAGE, iter_wet, missing_field_counters
 from pipeline.config import InputFile
 from pipeline.io.expand import listed_size
 from pipeline.io.gcs import connect_anonymously_if_emulated
@@ -239,10 +239,14 @@ class _ReadWetFn(CountingDoFn):
             return
         self._listed.pop(path, None)
         failures: list[FetchError] = []
+        pages = foreign = 0  # a file of WARC/WAT records alone (not_wet) is a failed input
         with stream:
             reader = iter_wet(stream, source_file, self._rules, file_index)
             for record in _until_failure(reader, failures):
                 n += 1
+                if isinstance(record, DeadLetter):
+                    foreign += record.reason.startswith(REASON_NOT_WET)
+                pages += isinstance(record, Page)  # not its warcinfo (a Dropped: no_url)
                 if n % progress.POSITION_EVERY_RECORDS == 0:
                     progress.file_position(key, _position(stream))
                 if isinstance(record, Page) and self._blocked(record):
@@ -283,6 +287,8 @@ class _ReadWetFn(CountingDoFn):
             counts[f"{DOWNLOAD_STAGE}/failed"] += 1
             yield _download_dead_letter(source_file, failure, counts)
         counts[INPUT_RECORDS] += n
+        if foreign and not pages:
+            counts[INPUT_FAILED_FILES] += 1
         if not progress.file_done(key, n, size):
             _Progress.done(source_file, n)
         self.count(counts)

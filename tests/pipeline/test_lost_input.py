@@ -84,3 +84,24 @@ def test_a_dangling_symlink_is_listed_not_skipped(tmp_path: Path) -> None:
     expected = [str(tmp_path / EXCERPT_25.name), str(tmp_path / "gone.warc.wet.gz")]
     for arg in (str(tmp_path), str(tmp_path / "*.warc.wet.gz")):
         assert sorted(f.path for f in expand_inputs([arg])) == sorted(expected)
+
+
+@pytest.mark.slow
+def test_a_build_of_warc_and_wat_files_alone_fails_and_says_to_use_wet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every input a WARC or WAT file (no WET page in any): nothing was built, so the build
+    fails (exit 1), DIR is not created, and each file's line says what it is and what to use;
+    beside one WET file, the same WARC is one dead letter and the build succeeds."""
+    wat = TEST_DATA / "warc" / "CC-MAIN-2024-22.whirlwind.warc.wat.gz"
+    out = tmp_path / "out"
+    assert main(["build", "--input", str(WARC), str(wat), "--output", str(out)]) == 1
+    assert not out.exists()
+    err = capsys.readouterr().err
+    assert "none of the 2 input file(s) could be read" in err
+    assert f"{WARC.name}: not_wet: WARC request records \N{EM DASH} use a WET file" in err
+    assert f"{wat.name}: not_wet: WAT records (WARC metadata, JSON) \N{EM DASH} use a WET" in err
+    assert main(["build", "--input", str(WARC), str(EXCERPT_25), "--output", str(out)]) == 0
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["counters"]["input/failed_files"] == 1
+    assert stats["reconciliation"]["balanced"]
