@@ -117,11 +117,17 @@ def _authority_host(authority: str) -> str:
 
 
 def document_domain(url: str) -> str:
-    """The domain of a document's URL for lineage and matching ('' if it has no usable host)."""
+    """The domain of a document's URL for lineage and matching ('' if it has no host).
+
+    A host no request could name (a ``_`` in a label, as Common Crawl has:
+    ``470543com_dh1.470543aa.buzz``; a code point UTS #46 refuses) keeps its own key
+    (``host_key``), so every listed parent domain still matches it, as every subdomain must.
+    """
+    host = url_host(url)
     try:
-        return domain_key(url_host(url))
+        return domain_key(host)
     except RequestError:
-        return ""
+        return host_key(host.strip().rstrip("."))
 
 
 def url_key(url: str) -> str:

@@ -1,9 +1,10 @@
 """What a takedown request matches, end to end on a real build with internationalized hosts.
 
-The 25-record WET sample with six kept pages moved to IDN hosts (their records otherwise as
-crawled): a URL or domain given in the other IDNA form is forgotten; IDNA 2003's ß/ς mappings
-do not make two hosts one; keys that match nothing are named, not recorded, and ``c4 trace``
-does not call them forgotten.
+The 25-record WET sample with six kept pages moved to IDN hosts and one to a host with an
+underscore (their records otherwise as crawled): a URL or domain given in the other IDNA form is
+forgotten; IDNA 2003's ß/ς mappings do not make two hosts one; a parent domain matches a host
+with an underscore; keys that match nothing are named, not recorded, and ``c4 trace`` does not
+call them forgotten.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from filters.lineage import document_domain
 from pipeline.cli import main
 from tests.conftest import REAL_WET
 from tests.pipeline.forget import fixtures as ff
@@ -27,6 +29,8 @@ MOVED = {
     "http://www.biomedsearch.com/nih/effect-gT": "http://strasse.de/s",
     "http://www.electricalbody.com/": "http://σας.gr/t",
     "http://www.freshairpro.com/": "http://ΣΑΣ.gr/t",
+    # A label with "_": no request can name this host, its parent domain must still match it.
+    "http://www.alamocommunitycollege.org/": "http://Shop_1.Example.org:8080/u",
 }
 
 
@@ -102,6 +106,18 @@ def test_idna2003_only_mappings_do_not_match(out: Path, tmp_path: Path) -> None:
     urls = _write(tmp_path / "urls.txt", "http://STRASSE.de/s", "http://σασ.gr/t")
     assert main(["forget", str(out), "--urls", urls]) == 0
     assert not {"http://strasse.de/s", "http://ΣΑΣ.gr/t"} & _urls(out)
+    assert main(["forget", str(out), "--verify"]) == 0
+
+
+def test_a_parent_domain_matches_a_host_with_an_underscore(out: Path, tmp_path: Path) -> None:
+    """Common Crawl has such hosts (``470543com_dh1.470543aa.buzz``); they used to get no
+    domain at all, so ``--domains example.org`` matched nothing and ``--verify`` passed."""
+    assert document_domain("http://Shop_1.Example.org:8080/u") == "shop_1.example.org"
+    domains = _write(tmp_path / "d.txt", "example.org")
+    assert main(["forget", str(out), "--domains", domains, "--verify"]) == 1
+    assert main(["forget", str(out), "--domains", domains]) == 0
+    assert "http://Shop_1.Example.org:8080/u" not in _urls(out)
+    assert _ledger(out)["domains"] == ["example.org"]
     assert main(["forget", str(out), "--verify"]) == 0
 
 
