@@ -30,7 +30,10 @@ from filters.urls import normalize_url
 _DOC_ID_RE = re.compile(
     r"^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-f]{40})$"
 )
-_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+# A label as crawled hosts have them: letters, digits, inner hyphens, and "_" (not a valid
+# host name character, but Common Crawl has such hosts, 470543com_dh1.470543aa.buzz, and
+# users must be able to name the pages they see).
+_LABEL_RE = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 _HOST_END_RE = re.compile(r"[/?#]")
 _SCHEME_HOST_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
 

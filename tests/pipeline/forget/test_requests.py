@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from filters.lineage import document_domain
+from filters.lineage import document_domain, parse_domain_line
 from pipeline.cli import main
 from tests.conftest import REAL_WET
 from tests.pipeline.forget import fixtures as ff
@@ -118,6 +118,16 @@ def test_a_parent_domain_matches_a_host_with_an_underscore(out: Path, tmp_path: 
     assert main(["forget", str(out), "--domains", domains]) == 0
     assert "http://Shop_1.Example.org:8080/u" not in _urls(out)
     assert _ledger(out)["domains"] == ["example.org"]
+    assert main(["forget", str(out), "--verify"]) == 0
+
+
+def test_a_host_with_an_underscore_can_be_named_itself(out: Path, tmp_path: Path) -> None:
+    """The page's own URL, or its own host as a domain, is a request too (not "not a URL")."""
+    urls = _write(tmp_path / "u.txt", "http://shop_1.example.org:8080/u")
+    assert main(["forget", str(out), "--urls", urls]) == 0
+    assert "http://Shop_1.Example.org:8080/u" not in _urls(out)
+    assert _ledger(out)["urls"] == ["shop_1.example.org:8080/u"]  # C4's normalize_url key
+    assert parse_domain_line("SHOP_1.example.org") == "shop_1.example.org"
     assert main(["forget", str(out), "--verify"]) == 0
 
 
