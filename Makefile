@@ -12,7 +12,14 @@ $(VENV)/.installed: setup.py requirements.lock
 	$(PY) -m pip install -q -c requirements.lock -e '.[dev,test,dask]'
 	touch $@
 
-setup: $(VENV)/.installed
+# The compiled core (filters/_native.c, see filters/kernels.py): pip install -e builds it in place;
+# this rebuilds it when its source changes. Where it cannot build (no C compiler or Python
+# headers) the build only warns, and the pure-Python core runs (one warning line).
+$(VENV)/.native: filters/_native.c $(VENV)/.installed
+	$(PY) setup.py -q build_ext --inplace
+	touch $@
+
+setup: $(VENV)/.installed $(VENV)/.native
 
 ## make run: set up, then build C4 (en, 3.1.0) from the bundled real sample into ./c4-output,
 ## with its span-corrupted examples in ./c4-output/masked (c4 build --mask)
@@ -63,4 +70,5 @@ lock:
 	/tmp/c4-lock-venv/bin/pip freeze --exclude c4-pipeline > requirements.lock
 
 clean:
-	rm -rf $(VENV) $(SEQIO_VENV) c4-output .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SEQIO_VENV) c4-output .pytest_cache .mypy_cache .ruff_cache build
+	rm -f filters/_native.*.so

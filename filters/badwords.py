@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
+from filters.kernels import native
+
 LDNOOBW_DIR = Path(__file__).resolve().parent / "data" / "ldnoobw"
 # The C4 pin: TFDS's original ``_BADWORDS_URL`` (all versions use it for ``en``).
 EN_COMMIT = "25e679f03d96baa721cde20db9944649e8d0a844"
@@ -151,6 +153,13 @@ def _compile(language: str, words: Iterable[str]) -> re.Pattern[str]:
     return re.compile(rf"\W(?:{alternatives})(?:\W|$)")
 
 
+def _has_word_py(regex: re.Pattern[str], language: str, text: str) -> bool:
+    """Whether ``_compile(language, words)`` finds a word in ``text``: the specification of
+    ``filters._native.has_word`` (spaced languages)."""
+    lowered = text.lower() if language in UNSPACED_LANGUAGES else " " + text.lower()
+    return regex.search(lowered) is not None
+
+
 def url_keeps_badword_page(normalized_url: str, filter_fraction: float) -> bool:
     """TFDS's soft filter: a hit page is kept iff ``md5(url) % denominator >= numerator``.
 
@@ -177,6 +186,7 @@ class PageBadwords:
         # Compiled on first use: an English build needs one of the 28 (0.3 s saved per worker).
         self._words = {lang: tuple(words) for lang, words in badwords.items()}
         self._regexes: dict[str, re.Pattern[str]] = {}
+        self._native: dict[str, object] = {}  # the compiled word lists (filters/kernels.py)
         self._lock = threading.Lock()
         self._filter_fraction = filter_fraction
 
@@ -188,6 +198,21 @@ class PageBadwords:
                 if regex is None:
                     regex = self._regexes[lang] = _compile(lang, self._words[lang])
         return regex
+
+    def _has_word(self, lang: str, text: str) -> bool | None:
+        """Whether ``text`` holds a word of ``lang``'s list (None: ``lang`` has no list)."""
+        if native is None or lang in UNSPACED_LANGUAGES:
+            regex = self._regex(lang)
+            return None if regex is None else _has_word_py(regex, lang, text)
+        matcher = self._native.get(lang)
+        if matcher is None:
+            if lang not in self._words:
+                return None
+            with self._lock:
+                matcher = self._native.get(lang)
+                if matcher is None:
+                    matcher = self._native[lang] = native.word_list(self._words[lang])
+        return bool(native.has_word(matcher, text))
 
     @classmethod
     def for_c4(cls, filter_fraction: float = 1.0) -> PageBadwords:
@@ -217,12 +242,11 @@ class PageBadwords:
             normalized_url: the page's ``normalize_url``, which picks the soft-kept pages.
         """
         lang = language.split("-")[0]
-        regex = self._regex(lang)
+        hit = self._has_word(lang, text)
         per_lang = f"{NAMESPACE}-{lang}"
-        if regex is None:
+        if hit is None:
             return BadwordsResult(True, "passed", {(NAMESPACE, "passed"): 1})
-        lowered = text.lower() if lang in UNSPACED_LANGUAGES else " " + text.lower()
-        if regex.search(lowered) is None:
+        if not hit:
             return BadwordsResult(
                 True, "passed", {(per_lang, "passed"): 1, (NAMESPACE, "passed"): 1}
             )

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from typing import NamedTuple, Protocol
 
+from filters.kernels import native
 from filters.spec import TFDS_MIN_NUM_SENTENCES, TFDS_MIN_WORDS_PER_LINE, C4Rules
 
 NAMESPACE = "clean-page"
@@ -136,12 +138,41 @@ def clean_page(
     """
     # 1.0.0 has no word-length rule: no line is longer than sys.maxsize.
     max_word_length = sys.maxsize if rules.max_word_length is None else rules.max_word_length
-    badwords = badwords_line_matcher if rules.badwords_in_clean else None
+    badwords = None
+    if rules.badwords_in_clean and badwords_line_matcher is not None:
+        badwords = badwords_line_matcher.matches
+    kill, kept, *line_counts = clean_lines(text, max_word_length, badwords, CITATION_RE.sub)
+    tallies = (*line_counts, len(kept))
+    if kill is not None:
+        return _result(None, kill, tallies)
+    if not _has_min_sentences(kept, sentences):
+        return _result(None, "filtered:too_few_sentences", tallies)
+    return _result("\n".join(kept).strip(), "passed", tallies)
+
+
+def _clean_lines(
+    text: str,
+    max_word_length: int,
+    badwords: Callable[[str], bool] | None,
+    citations: Callable[[str, str], str],
+) -> tuple[str | None, list[str], int, int, int, int, int]:
+    """The line rules of ``clean_page``: the specification of ``filters._native.clean_lines``.
+
+    Args:
+        text: the page text.
+        max_word_length: a line with a longer word is dropped.
+        badwords: 2.x's per-line matcher on the lowercase line, or None.
+        citations: ``CITATION_RE.sub``.
+
+    Returns:
+        ``(kill, kept, too_long, no_endmark, too_short, javascript, policy)``: the page counter of
+        a rule that killed the page (else None), the kept lines (up to the kill), and the tallies
+        of the dropped lines per rule.
+    """
     # Hot loop over every line of the crawl: plain local tallies and locally bound callables.
     too_long = no_endmark = too_short = javascript = policy = 0
     kept: list[str] = []
     keep = kept.append
-    remove_citations = CITATION_RE.sub
     end_marks = _END_MARK_SET
 
     for raw in text.splitlines():
@@ -150,7 +181,7 @@ def clean_page(
             too_long += 1
             continue
         if "[" in line:
-            line = remove_citations("", line)
+            line = citations("", line)
         if line[-1:] not in end_marks or line.endswith(ELLIPSIS):
             no_endmark += 1
             continue
@@ -174,17 +205,16 @@ def clean_page(
         ):
             policy += 1
             continue
-        elif badwords is not None and badwords.matches(line_lower):
+        elif badwords is not None and badwords(line_lower):
             kill = "filtered:badword"
         if kill is not None:
-            tallies = (too_long, no_endmark, too_short, javascript, policy, len(kept))
-            return _result(None, kill, tallies)
+            return kill, kept, too_long, no_endmark, too_short, javascript, policy
         keep(line)
+    return None, kept, too_long, no_endmark, too_short, javascript, policy
 
-    tallies = (too_long, no_endmark, too_short, javascript, policy, len(kept))
-    if not _has_min_sentences(kept, sentences):
-        return _result(None, "filtered:too_few_sentences", tallies)
-    return _result("\n".join(kept).strip(), "passed", tallies)
+
+# The compiled twin where it is built (filters/kernels.py); the same answers either way.
+clean_lines = _clean_lines if native is None else native.clean_lines
 
 
 def _has_min_sentences(kept: list[str], sentences: SentenceCounter) -> bool:

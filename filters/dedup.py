@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
 from typing import NamedTuple, Protocol
 
+from filters.kernels import native
 from filters.records import Page
 from filters.spec import C4Rules
 
@@ -177,11 +178,25 @@ def votes_for(keys: Iterable[bytes], owner: bytes) -> Iterator[tuple[bytes, Vote
 
 
 def page_line_hashes(text: str, rules: C4Rules) -> list[bytes]:
-    """The dedup key of every ``\\n``-separated line of a page, in order (``line_hash``)."""
+    """The dedup key of every ``\\n``-separated line of a page, in order (``line_hash``).
+
+    This runs for every line of the crawl, twice in Beam (emit and apply): compiled where
+    ``filters._native`` is built (``filters/kernels.py``), else ``_line_hashes_py``.
+    """
+    bytes_rule = rules.line_hash == "bytes"
+    if native is None:
+        return _line_hashes_py(text, bytes_rule)
+    return native.line_hashes(text, bytes_rule)
+
+
+def _line_hashes_py(text: str, bytes_rule: bool) -> list[bytes]:
+    """``line_hash`` of every line, inlined: the specification of ``filters._native.line_hashes``.
+
+    ``bytes_rule``: 2.2.0's ``line_hash == "bytes"``.
+    """
     md5 = hashlib.md5
     lines = text.split("\n")
-    # line_hash inlined: this runs for every line of the crawl, twice in Beam (emit and apply).
-    if rules.line_hash == "bytes":
+    if bytes_rule:
         return [md5(line.encode("utf-8").strip().lower()).digest() for line in lines]
     return [md5(line.strip().lower().encode("utf-8")).digest() for line in lines]
 

@@ -63,6 +63,7 @@ import zlib
 from collections.abc import Callable, Generator, Iterator
 from typing import Any, BinaryIO, NamedTuple, cast
 
+from filters.kernels import native
 from filters.records import DeadLetter, Dropped, Page
 from filters.spec import C4Rules
 from filters.urls import normalize_url
@@ -867,6 +868,30 @@ def _split_lines(record: str) -> tuple[list[str], str]:
     return metadata, text
 
 
+def _split_record_py(record: str) -> tuple[list[str], str]:
+    """A record's (metadata lines, text) under universal newlines, ``_split_lines`` per line.
+
+    The specification of ``filters._native.split_wet_record`` (``_split_record``).
+    """
+    metadata, text = _split_lines(record)
+    if "\r" in text or any("\r" in line for line in metadata):
+        # A \r left inside a stripped line is a lone one, a line end under universal newlines
+        # (\r\n and edge \r only ever made the empty lines that are dropped anyway).
+        metadata, text = _split_lines(record.replace("\r\n", "\n").replace("\r", "\n"))
+    return metadata, text
+
+
+def _split_record(record: str) -> tuple[list[str], str]:
+    """``_split_record_py``, compiled where ``filters._native`` is built (``filters/kernels.py``).
+
+    The compiled one splits at ``\\r`` and ``\\n`` in one pass: a stripped line can hold a ``\\r``
+    only where the first pass of ``_split_record_py`` would find it and split again.
+    """
+    if native is None:
+        return _split_record_py(record)
+    return native.split_wet_record(record, _METADATA_PREFIXES)
+
+
 def parse_record(
     record: str, source_file: str, record_offset: int, rules: C4Rules, file_index: int = 0
 ) -> Page | Dropped:
@@ -881,11 +906,7 @@ def parse_record(
 def _parse(
     record: str, source_file: str, record_offset: int, require_timestamp: bool, file_index: int
 ) -> Page | Dropped:
-    metadata, text = _split_lines(record)
-    if "\r" in text or any("\r" in line for line in metadata):
-        # A \r left inside a stripped line is a lone one, a line end under universal newlines
-        # (\r\n and edge \r only ever made the empty lines that are dropped anyway).
-        metadata, text = _split_lines(record.replace("\r\n", "\n").replace("\r", "\n"))
+    metadata, text = _split_record(record)
     # In line order, so the last occurrence wins, as in TFDS. ``line.startswith("Key:")`` is
     # ``line.partition(":")[0] == "Key"``: one split and one dict lookup per metadata line.
     found: dict[str, str] = {}

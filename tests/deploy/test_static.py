@@ -195,3 +195,8 @@ def test_scripts_refuse_missing_settings_with_one_line_each(tmp_path):
 def test_flex_main_launches_through_submit():
     text = (DEPLOY / "flex_main.py").read_text()
     assert "from pipeline.cloud.submit import launch_template" in text
+
+
+def test_dockerfile_smoke_test_asserts_the_compiled_core():
+    # The image has gcc: pip install . builds filters._native, and the image must not ship without.
+    assert "assert filters.kernels.COMPILED" in (DEPLOY / "Dockerfile").read_text()

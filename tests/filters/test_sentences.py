@@ -12,9 +12,9 @@ import nltk
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from nltk.tokenize.punkt import PunktTokenizer
+from nltk.tokenize.punkt import PunktSentenceTokenizer, PunktTokenizer
 
-from filters.sentences import PUNKT_DIR, load_punkt
+from filters.sentences import PUNKT_DIR, _plain_sentbreak, load_punkt
 from tests.conftest import C4_SAMPLE, REAL_WET
 
 # sha256 of the english/ files of NLTK's published punkt_tab.zip (sha256 e57f6418...0e0106).
@@ -170,3 +170,80 @@ def test_any_text_with_words_has_a_sentence(words: list[str], sep: str):
     line = sep.join(words)
     assume(line.split())
     assert load_punkt().count(line) >= 1
+
+
+# --- the plain contexts decided without punkt's tokens (filters.sentences._plain_sentbreak) ---
+
+
+def _punkt_decides(context: str) -> bool:
+    """Punkt's own ``text_contains_sentbreak``, on our tokenizer's parameters and classes."""
+    return PunktSentenceTokenizer.text_contains_sentbreak(load_punkt()._tokenizer, context)
+
+
+def test_every_real_context_decided_as_punkt_does(monkeypatch: pytest.MonkeyPatch):
+    """Every potential sentence end punkt examines in the real lines and pages: the plain ones
+    get punkt's answer, and they are most of them."""
+    tokenizer = load_punkt()._tokenizer
+    contexts: list[str] = []
+    real = type(tokenizer).text_contains_sentbreak
+
+    def spy(self: PunktSentenceTokenizer, text: str) -> bool:
+        contexts.append(text)
+        return real(self, text)
+
+    monkeypatch.setattr(type(tokenizer), "text_contains_sentbreak", spy)
+    splitter = load_punkt()
+    with gzip.open(C4_SAMPLE, "rt", encoding="utf-8") as f:
+        pages = [json.loads(row)["text"] for row in f]
+    for text in (*_wet_lines(), *pages):
+        splitter.split(text)
+    monkeypatch.undo()
+    assert len(contexts) > 20_000
+    decided = 0
+    for context in contexts:
+        plain = _plain_sentbreak(context, tokenizer._params)
+        if plain is not None:
+            decided += 1
+            assert plain == _punkt_decides(context), context
+    assert decided > len(contexts) // 2
+
+
+_PARAMS = load_punkt()._tokenizer._params
+_WORD = st.one_of(
+    st.text(st.characters(categories=("Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Nd")), max_size=6),
+    st.sampled_from(sorted(_PARAMS.abbrev_types)),
+    st.sampled_from(sorted(w for pair in _PARAMS.collocations for w in pair)),
+    st.sampled_from(["a", "I", "U.S", "e.g", "etc", "Dr", "3", "1st", "x-ray", "co-op", "ǅungla"]),
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    _WORD,
+    st.sampled_from([".", "?", "!", "..", ".?"]),
+    st.text(st.sampled_from(" \n\t\r\u3000\xa0"), min_size=1, max_size=3),
+    _WORD,
+    st.sampled_from(["", ".", ",", '"', ")", "'s"]),
+    st.booleans(),
+)
+def test_fuzz_contexts_decided_as_punkt_does(word, mark, space, following, tail, title):
+    """Made-up contexts near the plain ones: abbreviations, collocations, initials, numbers,
+    hyphens, other scripts and spaces; whatever the fast path decides, punkt decides alike."""
+    if title:
+        following = following.title()
+    context = f"{word}{mark}{space}{following}{tail}"
+    plain = _plain_sentbreak(context, _PARAMS)
+    if plain is not None:
+        assert plain == _punkt_decides(context), context
+    assert load_punkt()._tokenizer.text_contains_sentbreak(context) == _punkt_decides(context)
+
+
+def test_known_collocation_and_abbreviation_are_punkts():
+    # A collocation pair (no break) and an abbreviation (left to punkt's heuristics).
+    typ, following = sorted(_PARAMS.collocations)[0]
+    if typ.isalpha() and following.isalpha() and typ not in _PARAMS.abbrev_types:
+        assert _plain_sentbreak(f"{typ}. {following}", _PARAMS) is False
+    assert _plain_sentbreak("Mr. Smith", _PARAMS) is None
+    assert _plain_sentbreak("word. Next", _PARAMS) is True
+    assert _plain_sentbreak("word? next", _PARAMS) is True
+    assert _plain_sentbreak("word. 3", _PARAMS) is None

@@ -1,0 +1,1357 @@
+/* filters._native: C kernels for the hot loops of the C4 core (filters/kernels.py).
+ *
+ * Each kernel is the compiled twin of a pure-Python function that stays the specification
+ * (tests/filters/test_native.py runs both on every real WET record and C4 document, on every
+ * code point and on a property fuzz, and requires equal results, case by case):
+ *
+ *   clean_lines       filters.clean._clean_lines      (clean_page's line rules)
+ *   split_wet_record  filters.wet._split_record_py    (a WET record's header lines and text)
+ *   line_hashes       filters.dedup._line_hashes_py   (md5 of every line: the dedup keys)
+ *   has_word          filters.badwords._has_word_py   (3.x's page bad-word search, spaced)
+ *
+ * CPython's own definitions are used wherever Python's are subtle: line breaks, whitespace and
+ * word characters (Py_UNICODE_ISLINEBREAK, Py_UNICODE_ISSPACE, Py_UNICODE_ISALNUM), lowercase
+ * (_PyUnicode_ToLowerFull, or str.lower itself where the context matters: the final sigma).
+ * ASCII is handled by hand (str.lower of ASCII changes A-Z only). The citation regex and 2.x's
+ * bad-word matcher are called back, as given.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------------------------ */
+/* MD5 (RFC 1321), one-shot: the dedup key of a line is md5(...).digest()                     */
+/* ------------------------------------------------------------------------------------------ */
+
+#define ROTL(x, c) (((x) << (c)) | ((x) >> (32 - (c))))
+#define MD5_STEP(f, a, b, c, d, x, k, s) \
+    (a) += f((b), (c), (d)) + (x) + (k);  \
+    (a) = ROTL((a), (s)) + (b);
+#define MD5_F(x, y, z) ((z) ^ ((x) & ((y) ^ (z))))
+#define MD5_G(x, y, z) ((y) ^ ((z) & ((x) ^ (y))))
+#define MD5_H(x, y, z) ((x) ^ (y) ^ (z))
+#define MD5_I(x, y, z) ((y) ^ ((x) | ~(z)))
+
+/* One 64-byte block, the 64 steps written out (constants and indices in place). */
+static void
+md5_block(uint32_t st[4], const unsigned char *p)
+{
+    uint32_t w[16];
+    for (int i = 0; i < 16; i++) {
+        w[i] = (uint32_t)p[4 * i] | ((uint32_t)p[4 * i + 1] << 8) |
+               ((uint32_t)p[4 * i + 2] << 16) | ((uint32_t)p[4 * i + 3] << 24);
+    }
+    uint32_t a = st[0], b = st[1], c = st[2], d = st[3];
+    MD5_STEP(MD5_F, a, b, c, d, w[0], 0xd76aa478, 7);
+    MD5_STEP(MD5_F, d, a, b, c, w[1], 0xe8c7b756, 12);
+    MD5_STEP(MD5_F, c, d, a, b, w[2], 0x242070db, 17);
+    MD5_STEP(MD5_F, b, c, d, a, w[3], 0xc1bdceee, 22);
+    MD5_STEP(MD5_F, a, b, c, d, w[4], 0xf57c0faf, 7);
+    MD5_STEP(MD5_F, d, a, b, c, w[5], 0x4787c62a, 12);
+    MD5_STEP(MD5_F, c, d, a, b, w[6], 0xa8304613, 17);
+    MD5_STEP(MD5_F, b, c, d, a, w[7], 0xfd469501, 22);
+    MD5_STEP(MD5_F, a, b, c, d, w[8], 0x698098d8, 7);
+    MD5_STEP(MD5_F, d, a, b, c, w[9], 0x8b44f7af, 12);
+    MD5_STEP(MD5_F, c, d, a, b, w[10], 0xffff5bb1, 17);
+    MD5_STEP(MD5_F, b, c, d, a, w[11], 0x895cd7be, 22);
+    MD5_STEP(MD5_F, a, b, c, d, w[12], 0x6b901122, 7);
+    MD5_STEP(MD5_F, d, a, b, c, w[13], 0xfd987193, 12);
+    MD5_STEP(MD5_F, c, d, a, b, w[14], 0xa679438e, 17);
+    MD5_STEP(MD5_F, b, c, d, a, w[15], 0x49b40821, 22);
+    MD5_STEP(MD5_G, a, b, c, d, w[1], 0xf61e2562, 5);
+    MD5_STEP(MD5_G, d, a, b, c, w[6], 0xc040b340, 9);
+    MD5_STEP(MD5_G, c, d, a, b, w[11], 0x265e5a51, 14);
+    MD5_STEP(MD5_G, b, c, d, a, w[0], 0xe9b6c7aa, 20);
+    MD5_STEP(MD5_G, a, b, c, d, w[5], 0xd62f105d, 5);
+    MD5_STEP(MD5_G, d, a, b, c, w[10], 0x02441453, 9);
+    MD5_STEP(MD5_G, c, d, a, b, w[15], 0xd8a1e681, 14);
+    MD5_STEP(MD5_G, b, c, d, a, w[4], 0xe7d3fbc8, 20);
+    MD5_STEP(MD5_G, a, b, c, d, w[9], 0x21e1cde6, 5);
+    MD5_STEP(MD5_G, d, a, b, c, w[14], 0xc33707d6, 9);
+    MD5_STEP(MD5_G, c, d, a, b, w[3], 0xf4d50d87, 14);
+    MD5_STEP(MD5_G, b, c, d, a, w[8], 0x455a14ed, 20);
+    MD5_STEP(MD5_G, a, b, c, d, w[13], 0xa9e3e905, 5);
+    MD5_STEP(MD5_G, d, a, b, c, w[2], 0xfcefa3f8, 9);
+    MD5_STEP(MD5_G, c, d, a, b, w[7], 0x676f02d9, 14);
+    MD5_STEP(MD5_G, b, c, d, a, w[12], 0x8d2a4c8a, 20);
+    MD5_STEP(MD5_H, a, b, c, d, w[5], 0xfffa3942, 4);
+    MD5_STEP(MD5_H, d, a, b, c, w[8], 0x8771f681, 11);
+    MD5_STEP(MD5_H, c, d, a, b, w[11], 0x6d9d6122, 16);
+    MD5_STEP(MD5_H, b, c, d, a, w[14], 0xfde5380c, 23);
+    MD5_STEP(MD5_H, a, b, c, d, w[1], 0xa4beea44, 4);
+    MD5_STEP(MD5_H, d, a, b, c, w[4], 0x4bdecfa9, 11);
+    MD5_STEP(MD5_H, c, d, a, b, w[7], 0xf6bb4b60, 16);
+    MD5_STEP(MD5_H, b, c, d, a, w[10], 0xbebfbc70, 23);
+    MD5_STEP(MD5_H, a, b, c, d, w[13], 0x289b7ec6, 4);
+    MD5_STEP(MD5_H, d, a, b, c, w[0], 0xeaa127fa, 11);
+    MD5_STEP(MD5_H, c, d, a, b, w[3], 0xd4ef3085, 16);
+    MD5_STEP(MD5_H, b, c, d, a, w[6], 0x04881d05, 23);
+    MD5_STEP(MD5_H, a, b, c, d, w[9], 0xd9d4d039, 4);
+    MD5_STEP(MD5_H, d, a, b, c, w[12], 0xe6db99e5, 11);
+    MD5_STEP(MD5_H, c, d, a, b, w[15], 0x1fa27cf8, 16);
+    MD5_STEP(MD5_H, b, c, d, a, w[2], 0xc4ac5665, 23);
+    MD5_STEP(MD5_I, a, b, c, d, w[0], 0xf4292244, 6);
+    MD5_STEP(MD5_I, d, a, b, c, w[7], 0x432aff97, 10);
+    MD5_STEP(MD5_I, c, d, a, b, w[14], 0xab9423a7, 15);
+    MD5_STEP(MD5_I, b, c, d, a, w[5], 0xfc93a039, 21);
+    MD5_STEP(MD5_I, a, b, c, d, w[12], 0x655b59c3, 6);
+    MD5_STEP(MD5_I, d, a, b, c, w[3], 0x8f0ccc92, 10);
+    MD5_STEP(MD5_I, c, d, a, b, w[10], 0xffeff47d, 15);
+    MD5_STEP(MD5_I, b, c, d, a, w[1], 0x85845dd1, 21);
+    MD5_STEP(MD5_I, a, b, c, d, w[8], 0x6fa87e4f, 6);
+    MD5_STEP(MD5_I, d, a, b, c, w[15], 0xfe2ce6e0, 10);
+    MD5_STEP(MD5_I, c, d, a, b, w[6], 0xa3014314, 15);
+    MD5_STEP(MD5_I, b, c, d, a, w[13], 0x4e0811a1, 21);
+    MD5_STEP(MD5_I, a, b, c, d, w[4], 0xf7537e82, 6);
+    MD5_STEP(MD5_I, d, a, b, c, w[11], 0xbd3af235, 10);
+    MD5_STEP(MD5_I, c, d, a, b, w[2], 0x2ad7d2bb, 15);
+    MD5_STEP(MD5_I, b, c, d, a, w[9], 0xeb86d391, 21);
+    st[0] += a;
+    st[1] += b;
+    st[2] += c;
+    st[3] += d;
+}
+
+/* The 16-byte digest of data[0:len], as bytes. */
+static PyObject *
+md5_digest(const unsigned char *data, Py_ssize_t len)
+{
+    uint32_t st[4] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
+    Py_ssize_t full = len & ~(Py_ssize_t)63;
+    for (Py_ssize_t at = 0; at < full; at += 64) {
+        md5_block(st, data + at);
+    }
+    unsigned char tail[128];
+    Py_ssize_t rest = len - full;
+    memset(tail, 0, sizeof(tail));
+    if (rest) {
+        memcpy(tail, data + full, (size_t)rest);
+    }
+    tail[rest] = 0x80;
+    Py_ssize_t tail_len = rest < 56 ? 64 : 128;
+    uint64_t bits = (uint64_t)len << 3;
+    for (int i = 0; i < 8; i++) {
+        tail[tail_len - 8 + i] = (unsigned char)(bits >> (8 * i));
+    }
+    md5_block(st, tail);
+    if (tail_len == 128) {
+        md5_block(st, tail + 64);
+    }
+    unsigned char out[16];
+    for (int i = 0; i < 4; i++) {
+        out[4 * i] = (unsigned char)st[i];
+        out[4 * i + 1] = (unsigned char)(st[i] >> 8);
+        out[4 * i + 2] = (unsigned char)(st[i] >> 16);
+        out[4 * i + 3] = (unsigned char)(st[i] >> 24);
+    }
+    return PyBytes_FromStringAndSize((const char *)out, 16);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Helpers over a str's code points                                                           */
+/* ------------------------------------------------------------------------------------------ */
+
+/* A growable byte buffer, for lowercased ASCII lines. */
+typedef struct {
+    char *data;
+    Py_ssize_t cap;
+    char small[1024];
+} Buffer;
+
+static void
+buffer_init(Buffer *b)
+{
+    b->data = b->small;
+    b->cap = (Py_ssize_t)sizeof(b->small);
+}
+
+static int
+buffer_reserve(Buffer *b, Py_ssize_t n)
+{
+    if (n <= b->cap) {
+        return 0;
+    }
+    char *grown = PyMem_Malloc((size_t)n);
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (b->data != b->small) {
+        PyMem_Free(b->data);
+    }
+    b->data = grown;
+    b->cap = n;
+    return 0;
+}
+
+static void
+buffer_free(Buffer *b)
+{
+    if (b->data != b->small) {
+        PyMem_Free(b->data);
+    }
+}
+
+#define READ(kind, data, i) PyUnicode_READ((kind), (data), (i))
+
+/* The loops below are written once over PyUnicode_READ(kind, ...) and instantiated per kind:
+ * ALWAYS_INLINE functions called with a constant kind compile to a tight loop per kind. */
+#if defined(__GNUC__) || defined(__clang__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
+
+/* str.splitlines()'s line breaks below 128 (CPython's own table), and '[' (bit 2): a citation
+ * may follow. The line breaks from 128 on are asked of CPython. */
+static const unsigned char ASCII_CLASS[128] = {
+    [0x0A] = 1, [0x0B] = 1, [0x0C] = 1, [0x0D] = 1, [0x1C] = 1, [0x1D] = 1, [0x1E] = 1,
+    ['['] = 2,
+};
+
+/* Advance i over the characters for which QUIET(ch) holds, eight at a time while they all do:
+ * one branch per eight characters (the per-kind loops compile to wide compares), then one by
+ * one up to the first that does not (or n). QUIET must be free of side effects. */
+#define SKIP_QUIET(kind, data, i, n, QUIET)                                              \
+    do {                                                                                 \
+        while ((i) + 8 <= (n)) {                                                         \
+            int quiet_ = 1;                                                              \
+            for (int k_ = 0; k_ < 8; k_++) {                                             \
+                Py_UCS4 c_ = READ((kind), (data), (i) + k_);                             \
+                quiet_ &= (QUIET(c_));                                                   \
+            }                                                                            \
+            if (!quiet_) {                                                               \
+                break;                                                                   \
+            }                                                                            \
+            (i) += 8;                                                                    \
+        }                                                                                \
+        while ((i) < (n) && (QUIET(READ((kind), (data), (i))))) {                        \
+            (i)++;                                                                       \
+        }                                                                                \
+    } while (0)
+
+/* Strip CPython whitespace (str.strip()) from both ends of [*start, *end). */
+static ALWAYS_INLINE void
+strip_range(int kind, const void *data, Py_ssize_t *start, Py_ssize_t *end)
+{
+    Py_ssize_t s = *start, e = *end;
+    while (s < e && Py_UNICODE_ISSPACE(READ(kind, data, s))) {
+        s++;
+    }
+    while (e > s && Py_UNICODE_ISSPACE(READ(kind, data, e - 1))) {
+        e--;
+    }
+    *start = s;
+    *end = e;
+}
+
+/* Characters that surely end no line (str.splitlines) and are no '[', skipped fast: printable
+ * ASCII but '[', and from 128 on all but U+0085, U+2028 and U+2029, the only line breaks there
+ * (tests/filters/test_native.py checks every code point). The others take the exact test. */
+#define PLAIN_IN_LINE(ch) \
+    (((ch) >= 0x20 && (ch) != '[' && (ch) != 0x85 && ((ch) | 1) != 0x2029))
+
+/* Where the line starting at i ends (str.splitlines); *bracket: whether it holds a '['. */
+static ALWAYS_INLINE Py_ssize_t
+line_end(int kind, const void *data, Py_ssize_t i, Py_ssize_t n, int *bracket)
+{
+    int seen = 0;
+    for (;;) {
+        SKIP_QUIET(kind, data, i, n, PLAIN_IN_LINE);
+        if (i >= n) {
+            break;
+        }
+        Py_UCS4 ch = READ(kind, data, i);
+        if (ch < 128) {
+            unsigned char cls = ASCII_CLASS[ch];
+            if (cls & 1) {
+                break;
+            }
+            seen |= cls;
+        }
+        else if (Py_UNICODE_ISLINEBREAK(ch)) {
+            break;
+        }
+        i++;
+    }
+    *bracket = seen;
+    return i;
+}
+
+#define NOT_CR_LF(ch) ((ch) > '\r' || ((ch) != '\n' && (ch) != '\r'))
+
+/* Where the piece starting at i ends at a '\r' or '\n' (split under universal newlines, where
+ * the empty pieces do not matter). */
+static ALWAYS_INLINE Py_ssize_t
+newline_or_cr_end(int kind, const void *data, Py_ssize_t i, Py_ssize_t n)
+{
+    SKIP_QUIET(kind, data, i, n, NOT_CR_LF);
+    return i;
+}
+
+#define NOT_LF(ch) ((ch) != '\n')
+
+/* Where the "\n"-separated piece starting at i ends (str.split("\n")). */
+static ALWAYS_INLINE Py_ssize_t
+newline_end(int kind, const void *data, Py_ssize_t i, Py_ssize_t n)
+{
+    if (kind == PyUnicode_1BYTE_KIND) {
+        const char *hit = memchr((const char *)data + i, '\n', (size_t)(n - i));
+        return hit == NULL ? n : hit - (const char *)data;
+    }
+    SKIP_QUIET(kind, data, i, n, NOT_LF);
+    return i;
+}
+
+/* Whether some whitespace-separated word of s[start:end] is longer than limit (str.split()). */
+static int
+has_word_longer(int kind, const void *data, Py_ssize_t start, Py_ssize_t end, Py_ssize_t limit)
+{
+    Py_ssize_t run = 0;
+    for (Py_ssize_t i = start; i < end; i++) {
+        if (Py_UNICODE_ISSPACE(READ(kind, data, i))) {
+            run = 0;
+        }
+        else if (++run > limit) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* min(len(s[start:end].split()), cap). */
+static ALWAYS_INLINE Py_ssize_t
+count_words(int kind, const void *data, Py_ssize_t start, Py_ssize_t end, Py_ssize_t cap)
+{
+    Py_ssize_t words = 0;
+    int in_word = 0;
+    for (Py_ssize_t i = start; i < end; i++) {
+        if (Py_UNICODE_ISSPACE(READ(kind, data, i))) {
+            in_word = 0;
+        }
+        else if (!in_word) {
+            in_word = 1;
+            if (++words >= cap) {
+                return words;
+            }
+        }
+    }
+    return words;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* clean_lines: clean_page's line loop                                                        */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Interned at module init. */
+static PyObject *KILL_LOREM, *KILL_SQUIGGLY, *KILL_BADWORD;
+static PyObject *EMPTY, *STR_LOWER;
+
+/* A line's fate under the rules after the citation step, in clean_page's order. */
+enum { KEEP = 0, NO_ENDMARK, TOO_SHORT, JAVASCRIPT, POLICY, LOREM, SQUIGGLY, BADWORD };
+
+/* Non-ASCII characters whose str.lower() holds ASCII (tests check this against every code
+ * point): U+0130 -> "i\u0307", U+212A (Kelvin sign) -> "k". */
+#define LOWER_TO_I_DOT 0x130
+#define LOWER_TO_K 0x212A
+#define NOT_ASCII '\x80' /* stands for any non-ASCII character of line.lower() */
+
+/* line.lower() as the needles (ASCII) see it, into out (room for 2 per character): ASCII as
+ * str.lower makes it, every non-ASCII character of the lowercase line as NOT_ASCII. A needle
+ * occurs in line.lower() exactly when it occurs in this. *ascii: the line is ASCII. */
+static ALWAYS_INLINE Py_ssize_t
+lower_for_needles(int kind, const void *data, Py_ssize_t s, Py_ssize_t e, char *out, int *ascii)
+{
+    Py_ssize_t k = 0;
+    int only_ascii = 1;
+    for (Py_ssize_t i = s; i < e; i++) {
+        Py_UCS4 ch = READ(kind, data, i);
+        if (ch < 128) {
+            out[k++] = (char)((ch >= 'A' && ch <= 'Z') ? ch + 32 : ch);
+            continue;
+        }
+        only_ascii = 0;
+        if (ch == LOWER_TO_K) {
+            out[k++] = 'k';
+        }
+        else if (ch == LOWER_TO_I_DOT) {
+            out[k++] = 'i';
+            out[k++] = NOT_ASCII; /* U+0307 */
+        }
+        else {
+            out[k++] = NOT_ASCII;
+        }
+    }
+    *ascii = only_ascii;
+    return k;
+}
+
+static int
+has(const char *hay, Py_ssize_t n, const char *needle)
+{
+    /* memmem is not C99: the needles are short, memchr finds the candidates */
+    size_t len = strlen(needle);
+    const char *end = hay + n;
+    while ((size_t)(end - hay) >= len) {
+        const char *hit = memchr(hay, needle[0], (size_t)(end - hay) - len + 1);
+        if (hit == NULL) {
+            return 0;
+        }
+        if (memcmp(hit, needle, len) == 0) {
+            return 1;
+        }
+        hay = hit + 1;
+    }
+    return 0;
+}
+
+static const char *const COOKIE_POLICY[] = {"cookie policy", "uses cookies", "use of cookies",
+                                            "use cookies"};
+
+/* The rules on line.lower() (as lower_for_needles gives it); '{' is its own lowercase, and no
+ * other character's. */
+static int
+lowercase_rules(const char *low, Py_ssize_t n)
+{
+    if (has(low, n, "lorem ipsum")) {
+        return LOREM;
+    }
+    if (has(low, n, "javascript")) {
+        return JAVASCRIPT;
+    }
+    if (memchr(low, '{', (size_t)n) != NULL) {
+        return SQUIGGLY;
+    }
+    if (has(low, n, "terms of use") || has(low, n, "privacy policy")) {
+        return POLICY;
+    }
+    if (has(low, n, "cookie")) {
+        for (size_t i = 0; i < sizeof(COOKIE_POLICY) / sizeof(COOKIE_POLICY[0]); i++) {
+            if (has(low, n, COOKIE_POLICY[i])) {
+                return POLICY;
+            }
+        }
+    }
+    return KEEP;
+}
+
+/* 2.x's bad-word matcher on line.lower(); src[s:e] is the line. */
+static int
+badword_rule(PyObject *badwords, PyObject *src, Py_ssize_t s, Py_ssize_t e, const char *low,
+             Py_ssize_t n, int ascii)
+{
+    PyObject *lower;
+    if (ascii) {
+        lower = PyUnicode_DecodeASCII(low, n, NULL);
+    }
+    else {
+        PyObject *line = PyUnicode_Substring(src, s, e);
+        lower = line == NULL ? NULL : PyObject_CallMethodNoArgs(line, STR_LOWER);
+        Py_XDECREF(line);
+    }
+    if (lower == NULL) {
+        return -1;
+    }
+    PyObject *hit = PyObject_CallOneArg(badwords, lower);
+    Py_DECREF(lower);
+    if (hit == NULL) {
+        return -1;
+    }
+    int yes = PyObject_IsTrue(hit);
+    Py_DECREF(hit);
+    return yes < 0 ? -1 : (yes ? BADWORD : KEEP);
+}
+
+/* The rules after the citation step on the line src[s:e] (src's kind and data given). */
+static ALWAYS_INLINE int
+line_rules(int kind, const void *data, PyObject *src, Py_ssize_t s, Py_ssize_t e, Buffer *buf,
+           PyObject *badwords)
+{
+    Py_UCS4 last = e > s ? READ(kind, data, e - 1) : 0;
+    if (!(last == '.' || last == '?' || last == '!' || last == '"')) {
+        return NO_ENDMARK;
+    }
+    if (last == '.' && e - s >= 3 && READ(kind, data, e - 2) == '.' &&
+        READ(kind, data, e - 3) == '.') {
+        return NO_ENDMARK;
+    }
+    if (count_words(kind, data, s, e, 5) < 5) {
+        return TOO_SHORT;
+    }
+    if (buffer_reserve(buf, 2 * (e - s) + 1) < 0) {
+        return -1;
+    }
+    int ascii;
+    Py_ssize_t n = lower_for_needles(kind, data, s, e, buf->data, &ascii);
+    int verdict = lowercase_rules(buf->data, n);
+    if (verdict != KEEP || badwords == Py_None) {
+        return verdict;
+    }
+    return badword_rule(badwords, src, s, e, buf->data, n, ascii);
+}
+
+static int
+line_rules_1(const void *d, PyObject *src, Py_ssize_t s, Py_ssize_t e, Buffer *b, PyObject *bw)
+{
+    return line_rules(PyUnicode_1BYTE_KIND, d, src, s, e, b, bw);
+}
+
+static int
+line_rules_2(const void *d, PyObject *src, Py_ssize_t s, Py_ssize_t e, Buffer *b, PyObject *bw)
+{
+    return line_rules(PyUnicode_2BYTE_KIND, d, src, s, e, b, bw);
+}
+
+static int
+line_rules_4(const void *d, PyObject *src, Py_ssize_t s, Py_ssize_t e, Buffer *b, PyObject *bw)
+{
+    return line_rules(PyUnicode_4BYTE_KIND, d, src, s, e, b, bw);
+}
+
+/* line_rules on a whole str of any kind (a line the citation regex rewrote). */
+static int
+line_rules_of(PyObject *line, Buffer *buf, PyObject *badwords)
+{
+    const void *d = PyUnicode_DATA(line);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(line);
+    switch (PyUnicode_KIND(line)) {
+    case PyUnicode_1BYTE_KIND:
+        return line_rules_1(d, line, 0, n, buf, badwords);
+    case PyUnicode_2BYTE_KIND:
+        return line_rules_2(d, line, 0, n, buf, badwords);
+    default:
+        return line_rules_4(d, line, 0, n, buf, badwords);
+    }
+}
+
+typedef struct {
+    Py_ssize_t too_long, no_endmark, too_short, javascript, policy;
+    PyObject *kill; /* borrowed: an interned reason, or NULL */
+} Tallies;
+
+/* The loop over the lines of text, whose kind is kind; appends the kept lines to kept. */
+static ALWAYS_INLINE int
+clean_loop(int kind, PyObject *text, Py_ssize_t max_word_length, PyObject *badwords,
+           PyObject *citations, PyObject *kept, Tallies *t)
+{
+    const void *data = PyUnicode_DATA(text);
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    Buffer buf;
+    buffer_init(&buf);
+    Py_ssize_t i = 0;
+    while (i < n) {
+        int bracket;
+        Py_ssize_t s = i, e = line_end(kind, data, i, n, &bracket);
+        i = e;
+        if (i < n) { /* \r\n is one line break */
+            i += (READ(kind, data, i) == '\r' && i + 1 < n && READ(kind, data, i + 1) == '\n')
+                     ? 2
+                     : 1;
+        }
+        strip_range(kind, data, &s, &e);
+        if (e - s > max_word_length && has_word_longer(kind, data, s, e, max_word_length)) {
+            t->too_long++;
+            continue;
+        }
+        PyObject *line = NULL; /* the line without citations, when '[' made one */
+        int verdict;
+        if (bracket) {
+            PyObject *raw = PyUnicode_Substring(text, s, e);
+            if (raw == NULL) {
+                goto error;
+            }
+            line = PyObject_CallFunctionObjArgs(citations, EMPTY, raw, NULL);
+            Py_DECREF(raw);
+            if (line == NULL) {
+                goto error;
+            }
+            if (!PyUnicode_Check(line)) {
+                Py_DECREF(line);
+                PyErr_SetString(PyExc_TypeError, "the citation remover must return str");
+                goto error;
+            }
+            verdict = line_rules_of(line, &buf, badwords);
+        }
+        else {
+            verdict = line_rules(kind, data, text, s, e, &buf, badwords);
+        }
+        switch (verdict) {
+        case KEEP:
+            if (line == NULL && (line = PyUnicode_Substring(text, s, e)) == NULL) {
+                goto error;
+            }
+            if (PyList_Append(kept, line) < 0) {
+                Py_DECREF(line);
+                goto error;
+            }
+            break;
+        case NO_ENDMARK:
+            t->no_endmark++;
+            break;
+        case TOO_SHORT:
+            t->too_short++;
+            break;
+        case JAVASCRIPT:
+            t->javascript++;
+            break;
+        case POLICY:
+            t->policy++;
+            break;
+        case LOREM:
+            t->kill = KILL_LOREM;
+            break;
+        case SQUIGGLY:
+            t->kill = KILL_SQUIGGLY;
+            break;
+        case BADWORD:
+            t->kill = KILL_BADWORD;
+            break;
+        default:
+            Py_XDECREF(line);
+            goto error;
+        }
+        Py_XDECREF(line);
+        if (t->kill != NULL) {
+            break;
+        }
+    }
+    buffer_free(&buf);
+    return 0;
+error:
+    buffer_free(&buf);
+    return -1;
+}
+
+static PyObject *
+clean_lines(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *text, *badwords, *citations;
+    Py_ssize_t max_word_length;
+    if (!PyArg_ParseTuple(args, "UnOO:clean_lines", &text, &max_word_length, &badwords,
+                          &citations)) {
+        return NULL;
+    }
+    PyObject *kept = PyList_New(0);
+    if (kept == NULL) {
+        return NULL;
+    }
+    Tallies t = {0, 0, 0, 0, 0, NULL};
+    int status;
+    switch (PyUnicode_KIND(text)) {
+    case PyUnicode_1BYTE_KIND:
+        status = clean_loop(PyUnicode_1BYTE_KIND, text, max_word_length, badwords, citations,
+                            kept, &t);
+        break;
+    case PyUnicode_2BYTE_KIND:
+        status = clean_loop(PyUnicode_2BYTE_KIND, text, max_word_length, badwords, citations,
+                            kept, &t);
+        break;
+    default:
+        status = clean_loop(PyUnicode_4BYTE_KIND, text, max_word_length, badwords, citations,
+                            kept, &t);
+    }
+    if (status < 0) {
+        Py_DECREF(kept);
+        return NULL;
+    }
+    return Py_BuildValue("(ONnnnnn)", t.kill == NULL ? Py_None : t.kill, kept, t.too_long,
+                         t.no_endmark, t.too_short, t.javascript, t.policy);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* split_wet_record: a WET record's stripped non-empty lines, header and text                  */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef struct {
+    Py_ssize_t start, end;
+} Range;
+
+#define MAX_PREFIXES 8
+
+typedef struct {
+    const char *text[MAX_PREFIXES];
+    Py_ssize_t length[MAX_PREFIXES];
+    Py_ssize_t count;
+} Prefixes;
+
+/* Whether s[start:end] starts with one of the (ASCII) prefixes: str.startswith(tuple). */
+static ALWAYS_INLINE int
+starts_with_any(int kind, const void *data, Py_ssize_t start, Py_ssize_t end, const Prefixes *p)
+{
+    for (Py_ssize_t k = 0; k < p->count; k++) {
+        Py_ssize_t len = p->length[k];
+        if (end - start < len) {
+            continue;
+        }
+        Py_ssize_t j = 0;
+        while (j < len && READ(kind, data, start + j) == (Py_UCS4)(unsigned char)p->text[k][j]) {
+            j++;
+        }
+        if (j == len) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The lines of record: header lines appended to metadata, text lines' ranges to *body. Also the
+ * largest character of the text lines (for the joined str) and their total length. */
+static ALWAYS_INLINE int
+wet_lines(int kind, PyObject *record, const Prefixes *p, PyObject *metadata, Range **body,
+          Py_ssize_t *n_body, Py_ssize_t *total, Py_UCS4 *maxchar)
+{
+    const void *data = PyUnicode_DATA(record);
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(record);
+    const int ascii = PyUnicode_IS_ASCII(record);
+    Py_ssize_t cap = 0;
+    Py_ssize_t i = 0;
+    while (i <= n) { /* the lines split at \r and \n, each stripped, empty ones dropped */
+        Py_ssize_t s = i, e = newline_or_cr_end(kind, data, i, n);
+        i = e + 1;
+        strip_range(kind, data, &s, &e);
+        if (s == e) {
+            continue;
+        }
+        if (starts_with_any(kind, data, s, e, p)) {
+            PyObject *line = PyUnicode_Substring(record, s, e);
+            if (line == NULL || PyList_Append(metadata, line) < 0) {
+                Py_XDECREF(line);
+                return -1;
+            }
+            Py_DECREF(line);
+            continue;
+        }
+        if (*n_body == cap) {
+            cap = cap ? 2 * cap : 64;
+            Range *grown = PyMem_Realloc(*body, (size_t)cap * sizeof(Range));
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            *body = grown;
+        }
+        (*body)[*n_body].start = s;
+        (*body)[*n_body].end = e;
+        (*n_body)++;
+        *total += e - s;
+        if (!ascii) {
+            Py_UCS4 m = *maxchar;
+            for (Py_ssize_t k = s; k < e; k++) {
+                Py_UCS4 ch = READ(kind, data, k);
+                m = ch > m ? ch : m;
+            }
+            *maxchar = m;
+        }
+    }
+    return 0;
+}
+
+static PyObject *
+split_wet_record(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *record, *prefix_tuple;
+    if (!PyArg_ParseTuple(args, "UO!:split_wet_record", &record, &PyTuple_Type, &prefix_tuple)) {
+        return NULL;
+    }
+    Prefixes p;
+    p.count = PyTuple_GET_SIZE(prefix_tuple);
+    if (p.count > MAX_PREFIXES) {
+        PyErr_SetString(PyExc_ValueError, "too many prefixes");
+        return NULL;
+    }
+    for (Py_ssize_t k = 0; k < p.count; k++) {
+        PyObject *prefix = PyTuple_GET_ITEM(prefix_tuple, k);
+        if (!PyUnicode_Check(prefix) || !PyUnicode_IS_ASCII(prefix)) {
+            PyErr_SetString(PyExc_TypeError, "prefixes must be ASCII str");
+            return NULL;
+        }
+        p.text[k] = (const char *)PyUnicode_DATA(prefix);
+        p.length[k] = PyUnicode_GET_LENGTH(prefix);
+    }
+    PyObject *metadata = PyList_New(0);
+    if (metadata == NULL) {
+        return NULL;
+    }
+    Range *body = NULL;
+    Py_ssize_t n_body = 0, total = 0;
+    Py_UCS4 maxchar = 127; /* the join's "\n" is ASCII; the smallest kind that fits is taken */
+    int status;
+    const int kind = PyUnicode_KIND(record);
+    switch (kind) {
+    case PyUnicode_1BYTE_KIND:
+        status = wet_lines(PyUnicode_1BYTE_KIND, record, &p, metadata, &body, &n_body, &total,
+                           &maxchar);
+        break;
+    case PyUnicode_2BYTE_KIND:
+        status = wet_lines(PyUnicode_2BYTE_KIND, record, &p, metadata, &body, &n_body, &total,
+                           &maxchar);
+        break;
+    default:
+        status = wet_lines(PyUnicode_4BYTE_KIND, record, &p, metadata, &body, &n_body, &total,
+                           &maxchar);
+    }
+    PyObject *text = NULL;
+    if (status == 0) {
+        /* "\n".join(text lines), in the kind a str of these characters has (as join makes). */
+        text = PyUnicode_New(n_body ? total + n_body - 1 : 0, n_body ? maxchar : 0);
+    }
+    if (text != NULL) {
+        const int out_kind = PyUnicode_KIND(text);
+        void *out = PyUnicode_DATA(text);
+        const void *data = PyUnicode_DATA(record);
+        Py_ssize_t at = 0;
+        for (Py_ssize_t b = 0; b < n_body; b++) {
+            if (b) {
+                PyUnicode_WRITE(out_kind, out, at, '\n');
+                at++;
+            }
+            Py_ssize_t len = body[b].end - body[b].start;
+            if (out_kind == kind) {
+                memcpy((char *)out + at * kind, (const char *)data + body[b].start * kind,
+                       (size_t)(len * kind));
+            }
+            else if (PyUnicode_CopyCharacters(text, at, record, body[b].start, len) < 0) {
+                Py_CLEAR(text);
+                break;
+            }
+            at += len;
+        }
+    }
+    PyMem_Free(body);
+    if (text == NULL) {
+        Py_DECREF(metadata);
+        return NULL;
+    }
+    PyObject *result = PyTuple_Pack(2, metadata, text);
+    Py_DECREF(metadata);
+    Py_DECREF(text);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* line_hashes: the md5 dedup key of every "\n"-separated line of a page                       */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Append md5(data[0:len]) to out. */
+static int
+append_md5(PyObject *out, const char *data, Py_ssize_t len)
+{
+    PyObject *digest = md5_digest((const unsigned char *)data, len);
+    if (digest == NULL) {
+        return -1;
+    }
+    int status = PyList_Append(out, digest);
+    Py_DECREF(digest);
+    return status;
+}
+
+/* 2.2.0: md5(line.encode("utf-8").strip().lower()): bytes strip (ASCII whitespace) and lower.
+ * The UTF-8 of a "\n"-split line is the "\n"-split of the text's UTF-8. */
+static int
+bytes_line_hashes(PyObject *text, PyObject *out)
+{
+    PyObject *encoded = PyUnicode_AsUTF8String(text);
+    if (encoded == NULL) {
+        return -1;
+    }
+    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(encoded);
+    Py_ssize_t n = PyBytes_GET_SIZE(encoded);
+    Buffer buf;
+    buffer_init(&buf);
+    int status = 0;
+    Py_ssize_t i = 0;
+    while (i <= n) {
+        const unsigned char *hit = memchr(p + i, '\n', (size_t)(n - i));
+        Py_ssize_t s = i, e = hit == NULL ? n : hit - p;
+        i = e + 1;
+        while (s < e && Py_ISSPACE(p[s])) {
+            s++;
+        }
+        while (e > s && Py_ISSPACE(p[e - 1])) {
+            e--;
+        }
+        if (buffer_reserve(&buf, e - s + 1) < 0) {
+            status = -1;
+            break;
+        }
+        for (Py_ssize_t k = s; k < e; k++) {
+            buf.data[k - s] = (char)Py_TOLOWER(p[k]);
+        }
+        if (append_md5(out, buf.data, e - s) < 0) {
+            status = -1;
+            break;
+        }
+    }
+    buffer_free(&buf);
+    Py_DECREF(encoded);
+    return status;
+}
+
+#define CAPITAL_SIGMA 0x3A3 /* str.lower looks at its neighbours (final sigma): left to Python */
+
+/* The UTF-8 of s[start:end].lower() into buf (room for 12 bytes per character: up to three
+ * lowercase characters of 4 bytes each). Returns the length, or -1 where Python must do it: a
+ * capital sigma, or a surrogate (its encoding raises). */
+static ALWAYS_INLINE Py_ssize_t
+utf8_lower(int kind, const void *data, Py_ssize_t start, Py_ssize_t end, unsigned char *out)
+{
+    Py_ssize_t k = 0;
+    for (Py_ssize_t i = start; i < end; i++) {
+        Py_UCS4 ch = READ(kind, data, i);
+        if (ch < 128) {
+            out[k++] = (unsigned char)((ch >= 'A' && ch <= 'Z') ? ch + 32 : ch);
+            continue;
+        }
+        if (ch == CAPITAL_SIGMA) {
+            return -1;
+        }
+        Py_UCS4 mapped[3];
+        int n_mapped = _PyUnicode_ToLowerFull(ch, mapped);
+        for (int j = 0; j < n_mapped; j++) {
+            Py_UCS4 c = mapped[j];
+            if (c < 0x80) {
+                out[k++] = (unsigned char)c;
+            }
+            else if (c < 0x800) {
+                out[k++] = (unsigned char)(0xC0 | (c >> 6));
+                out[k++] = (unsigned char)(0x80 | (c & 0x3F));
+            }
+            else if (c < 0x10000) {
+                if (c >= 0xD800 && c <= 0xDFFF) {
+                    return -1;
+                }
+                out[k++] = (unsigned char)(0xE0 | (c >> 12));
+                out[k++] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+                out[k++] = (unsigned char)(0x80 | (c & 0x3F));
+            }
+            else {
+                out[k++] = (unsigned char)(0xF0 | (c >> 18));
+                out[k++] = (unsigned char)(0x80 | ((c >> 12) & 0x3F));
+                out[k++] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+                out[k++] = (unsigned char)(0x80 | (c & 0x3F));
+            }
+        }
+    }
+    return k;
+}
+
+/* 3.x: md5(line.strip().lower().encode("utf-8")): str strip and lower. */
+static ALWAYS_INLINE int
+unicode_line_hashes(int kind, PyObject *text, PyObject *out)
+{
+    const void *data = PyUnicode_DATA(text);
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    Buffer buf;
+    buffer_init(&buf);
+    int status = 0;
+    Py_ssize_t i = 0;
+    while (i <= n) {
+        Py_ssize_t s = i, e = newline_end(kind, data, i, n);
+        i = e + 1;
+        strip_range(kind, data, &s, &e);
+        if (buffer_reserve(&buf, 12 * (e - s) + 1) < 0) {
+            status = -1;
+            break;
+        }
+        Py_ssize_t len = utf8_lower(kind, data, s, e, (unsigned char *)buf.data);
+        if (len >= 0) {
+            status = append_md5(out, buf.data, len);
+        }
+        else { /* Python's own lower and encode */
+            PyObject *line = PyUnicode_Substring(text, s, e);
+            PyObject *lower = line == NULL ? NULL : PyObject_CallMethodNoArgs(line, STR_LOWER);
+            Py_XDECREF(line);
+            PyObject *encoded = lower == NULL ? NULL : PyUnicode_AsUTF8String(lower);
+            Py_XDECREF(lower);
+            status = encoded == NULL ? -1
+                                     : append_md5(out, PyBytes_AS_STRING(encoded),
+                                                  PyBytes_GET_SIZE(encoded));
+            Py_XDECREF(encoded);
+        }
+        if (status < 0) {
+            break;
+        }
+    }
+    buffer_free(&buf);
+    return status;
+}
+
+static PyObject *
+line_hashes(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *text;
+    int bytes_rule;
+    if (!PyArg_ParseTuple(args, "Up:line_hashes", &text, &bytes_rule)) {
+        return NULL;
+    }
+    PyObject *out = PyList_New(0);
+    if (out == NULL) {
+        return NULL;
+    }
+    int status;
+    if (bytes_rule) {
+        status = bytes_line_hashes(text, out);
+    }
+    else {
+        switch (PyUnicode_KIND(text)) {
+        case PyUnicode_1BYTE_KIND:
+            status = unicode_line_hashes(PyUnicode_1BYTE_KIND, text, out);
+            break;
+        case PyUnicode_2BYTE_KIND:
+            status = unicode_line_hashes(PyUnicode_2BYTE_KIND, text, out);
+            break;
+        default:
+            status = unicode_line_hashes(PyUnicode_4BYTE_KIND, text, out);
+        }
+    }
+    if (status < 0) {
+        Py_DECREF(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Word lists: 3.x's page bad-word search for spaced languages                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+/* A word list, searched as re.compile(r"\W(?:w1|w2|...)(?:\W|$)").search(" " + text.lower())
+ * finds it: some word of the list at a position of the lowercase text where the character
+ * before it (if any) is not a word character (re's \w: str.isalnum() or '_'), nor the one after
+ * it (if any). Words are indexed by their first two characters when both are ASCII. */
+typedef struct {
+    Py_ssize_t n;
+    Py_UCS4 *chars;         /* every word's characters, one after the other */
+    Py_ssize_t *offset;     /* word i is chars[offset[i]:offset[i + 1]] */
+    Py_ssize_t *pair_start; /* [c1 * 128 + c2]: the words starting c1 c2 (ASCII) are */
+    Py_ssize_t *pair_end;   /* order[pair_start:pair_end] */
+    Py_ssize_t *order;
+    Py_ssize_t n_paired; /* order[n_paired:] are the others (shorter or starting non-ASCII), */
+    Py_UCS4 *other_first; /* sorted by their first character: other_first[k - n_paired] */
+    Py_ssize_t n_empty;   /* how many words are empty (first in the others) */
+} WordList;
+
+#define WORD_LIST_CAPSULE "filters._native.WordList"
+
+static void
+word_list_free(PyObject *capsule)
+{
+    WordList *w = PyCapsule_GetPointer(capsule, WORD_LIST_CAPSULE);
+    if (w == NULL) {
+        return;
+    }
+    PyMem_Free(w->chars);
+    PyMem_Free(w->offset);
+    PyMem_Free(w->pair_start);
+    PyMem_Free(w->pair_end);
+    PyMem_Free(w->order);
+    PyMem_Free(w->other_first);
+    PyMem_Free(w);
+}
+
+static int
+paired(const WordList *w, Py_ssize_t i)
+{
+    Py_ssize_t at = w->offset[i];
+    return w->offset[i + 1] - at >= 2 && w->chars[at] < 128 && w->chars[at + 1] < 128;
+}
+
+static PyObject *
+word_list(PyObject *Py_UNUSED(module), PyObject *arg)
+{
+    PyObject *words = PySequence_Fast(arg, "word_list takes a sequence of str");
+    if (words == NULL) {
+        return NULL;
+    }
+    if (PySequence_Fast_GET_SIZE(words) == 0) {
+        /* No words: the alternation of none is the empty pattern, which is the empty word's. */
+        Py_DECREF(words);
+        words = PyTuple_Pack(1, EMPTY);
+        if (words == NULL) {
+            return NULL;
+        }
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(words), total = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *word = PySequence_Fast_GET_ITEM(words, i);
+        if (!PyUnicode_Check(word)) {
+            Py_DECREF(words);
+            PyErr_SetString(PyExc_TypeError, "word_list takes a sequence of str");
+            return NULL;
+        }
+        total += PyUnicode_GET_LENGTH(word);
+    }
+    WordList *w = PyMem_Calloc(1, sizeof(WordList));
+    if (w == NULL) {
+        Py_DECREF(words);
+        return PyErr_NoMemory();
+    }
+    w->n = n;
+    w->chars = PyMem_Malloc((size_t)(total + 1) * sizeof(Py_UCS4));
+    w->offset = PyMem_Malloc((size_t)(n + 1) * sizeof(Py_ssize_t));
+    w->pair_start = PyMem_Calloc(128 * 128, sizeof(Py_ssize_t));
+    w->pair_end = PyMem_Calloc(128 * 128, sizeof(Py_ssize_t));
+    w->order = PyMem_Malloc((size_t)(n + 1) * sizeof(Py_ssize_t));
+    PyObject *capsule = NULL;
+    if (!w->chars || !w->offset || !w->pair_start || !w->pair_end || !w->order) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t at = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *word = PySequence_Fast_GET_ITEM(words, i);
+        w->offset[i] = at;
+        if (PyUnicode_AsUCS4(word, w->chars + at, total + 1 - at, 0) == NULL) {
+            goto done;
+        }
+        at += PyUnicode_GET_LENGTH(word);
+    }
+    w->offset[n] = at;
+    /* order: the paired words grouped by their first two characters (counting sort), then the
+     * others */
+    Py_ssize_t k = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (paired(w, i)) {
+            w->pair_end[w->chars[w->offset[i]] * 128 + w->chars[w->offset[i] + 1]]++;
+        }
+    }
+    for (Py_ssize_t key = 0; key < 128 * 128; key++) {
+        Py_ssize_t count = w->pair_end[key];
+        w->pair_start[key] = k;
+        w->pair_end[key] = k;
+        k += count;
+    }
+    w->n_paired = k;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (paired(w, i)) {
+            Py_ssize_t key = w->chars[w->offset[i]] * 128 + w->chars[w->offset[i] + 1];
+            w->order[w->pair_end[key]++] = i;
+        }
+        else {
+            w->order[k++] = i;
+        }
+    }
+    /* the others by first character (insertion sort: a few words), empty words first */
+    w->other_first = PyMem_Malloc((size_t)(n - w->n_paired + 1) * sizeof(Py_UCS4));
+    if (w->other_first == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t a = w->n_paired; a < n; a++) {
+        Py_ssize_t i = w->order[a], b = a;
+        int64_t first = w->offset[i + 1] > w->offset[i] ? (int64_t)w->chars[w->offset[i]] : -1;
+        while (b > w->n_paired) {
+            Py_ssize_t j = w->order[b - 1];
+            int64_t f = w->offset[j + 1] > w->offset[j] ? (int64_t)w->chars[w->offset[j]] : -1;
+            if (f <= first) {
+                break;
+            }
+            w->order[b] = j;
+            b--;
+        }
+        w->order[b] = i;
+    }
+    for (Py_ssize_t a = w->n_paired; a < n; a++) {
+        Py_ssize_t i = w->order[a];
+        if (w->offset[i + 1] == w->offset[i]) {
+            w->n_empty++;
+            w->other_first[a - w->n_paired] = 0;
+        }
+        else {
+            w->other_first[a - w->n_paired] = w->chars[w->offset[i]];
+        }
+    }
+    capsule = PyCapsule_New(w, WORD_LIST_CAPSULE, word_list_free);
+done:
+    Py_DECREF(words);
+    if (capsule == NULL) {
+        PyMem_Free(w->chars);
+        PyMem_Free(w->offset);
+        PyMem_Free(w->pair_start);
+        PyMem_Free(w->pair_end);
+        PyMem_Free(w->order);
+        PyMem_Free(w->other_first);
+        PyMem_Free(w);
+    }
+    return capsule;
+}
+
+/* re's \w for str patterns (sre: SRE_UNI_IS_WORD). */
+static ALWAYS_INLINE int
+is_word_char(Py_UCS4 ch)
+{
+    if (ch < 128) {
+        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+               ch == '_';
+    }
+    return Py_UNICODE_ISALNUM(ch);
+}
+
+/* Whether word i of w is at s[p:] and ends at the end of s or before a non-word character. */
+static ALWAYS_INLINE int
+word_at(int kind, const void *data, Py_ssize_t n, Py_ssize_t p, const WordList *w, Py_ssize_t i)
+{
+    const Py_UCS4 *word = w->chars + w->offset[i];
+    Py_ssize_t len = w->offset[i + 1] - w->offset[i];
+    if (n - p < len) {
+        return 0;
+    }
+    for (Py_ssize_t j = 0; j < len; j++) {
+        if (READ(kind, data, p + j) != word[j]) {
+            return 0;
+        }
+    }
+    return p + len == n || !is_word_char(READ(kind, data, p + len));
+}
+
+/* Whether one of the words not indexed by their first two characters is at s[p:] (ch = s[p]). */
+static ALWAYS_INLINE int
+other_words(int kind, const void *data, Py_ssize_t n, Py_ssize_t p, Py_UCS4 ch, const WordList *w)
+{
+    const Py_UCS4 *first = w->other_first;
+    Py_ssize_t lo = w->n_empty, hi = w->n - w->n_paired;
+    for (Py_ssize_t e = 0; e < w->n_empty; e++) {
+        if (word_at(kind, data, n, p, w, w->order[w->n_paired + e])) {
+            return 1;
+        }
+    }
+    while (lo < hi) { /* the first word starting with ch or later */
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        if (first[mid] < ch) {
+            lo = mid + 1;
+        }
+        else {
+            hi = mid;
+        }
+    }
+    for (; lo < w->n - w->n_paired && first[lo] == ch; lo++) {
+        if (word_at(kind, data, n, p, w, w->order[w->n_paired + lo])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The search over lower, a lowercase text of the given kind. */
+static ALWAYS_INLINE int
+search_words(int kind, PyObject *lower, const WordList *w)
+{
+    const void *data = PyUnicode_DATA(lower);
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(lower);
+    int after_word = 0; /* the character before p is a word character */
+    for (Py_ssize_t p = 0; p < n; p++) {
+        Py_UCS4 ch = READ(kind, data, p);
+        if (!after_word) {
+            if (ch < 128 && p + 1 < n) {
+                Py_UCS4 next = READ(kind, data, p + 1);
+                if (next < 128) {
+                    Py_ssize_t key = ch * 128 + next;
+                    for (Py_ssize_t k = w->pair_start[key]; k < w->pair_end[key]; k++) {
+                        if (word_at(kind, data, n, p, w, w->order[k])) {
+                            return 1;
+                        }
+                    }
+                }
+            }
+            if (other_words(kind, data, n, p, ch, w)) {
+                return 1;
+            }
+        }
+        after_word = is_word_char(ch);
+    }
+    /* an empty word also matches at the very end, after a non-word character */
+    return !after_word && w->n_empty && word_at(kind, data, n, n, w, w->order[w->n_paired]);
+}
+
+static PyObject *
+has_word(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *capsule, *text;
+    if (!PyArg_ParseTuple(args, "OU:has_word", &capsule, &text)) {
+        return NULL;
+    }
+    const WordList *w = PyCapsule_GetPointer(capsule, WORD_LIST_CAPSULE);
+    if (w == NULL) {
+        return NULL;
+    }
+    PyObject *lower = PyObject_CallMethodNoArgs(text, STR_LOWER);
+    if (lower == NULL) {
+        return NULL;
+    }
+    int found;
+    switch (PyUnicode_KIND(lower)) {
+    case PyUnicode_1BYTE_KIND:
+        found = search_words(PyUnicode_1BYTE_KIND, lower, w);
+        break;
+    case PyUnicode_2BYTE_KIND:
+        found = search_words(PyUnicode_2BYTE_KIND, lower, w);
+        break;
+    default:
+        found = search_words(PyUnicode_4BYTE_KIND, lower, w);
+    }
+    Py_DECREF(lower);
+    return PyBool_FromLong(found);
+}
+
+static PyObject *
+md5(PyObject *Py_UNUSED(module), PyObject *arg)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    PyObject *digest = md5_digest((const unsigned char *)view.buf, view.len);
+    PyBuffer_Release(&view);
+    return digest;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static PyMethodDef native_methods[] = {
+    {"clean_lines", clean_lines, METH_VARARGS,
+     "clean_lines(text, max_word_length, badwords, citations) -> (kill, kept, too_long, "
+     "no_endmark, too_short, javascript, policy): filters.clean._clean_lines, compiled."},
+    {"split_wet_record", split_wet_record, METH_VARARGS,
+     "split_wet_record(record, prefixes) -> (metadata, text): "
+     "filters.wet._split_record_py, compiled."},
+    {"line_hashes", line_hashes, METH_VARARGS,
+     "line_hashes(text, bytes_rule) -> list of 16-byte md5 digests: "
+     "filters.dedup._line_hashes_py, compiled."},
+    {"word_list", word_list, METH_O,
+     "word_list(words) -> a word list for has_word (filters.badwords.PageBadwords)."},
+    {"has_word", has_word, METH_VARARGS,
+     "has_word(word_list, text) -> whether re.compile(r'\\W(?:w1|...)(?:\\W|$)') finds a word in "
+     "' ' + text.lower(): filters.badwords._has_word_py, compiled."},
+    {"md5", md5, METH_O, "md5(data) -> hashlib.md5(data).digest() (tests the kernel's md5)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef native_module = {
+    PyModuleDef_HEAD_INIT, "filters._native",
+    "C kernels of the C4 core's per-line loops; the pure-Python functions are their "
+    "specification (filters/kernels.py).",
+    -1, native_methods,
+};
+
+/* filters/kernels.py's NATIVE_API: raise both with any change to a kernel's signature or
+ * meaning (a module built from an older source is then not used). */
+#define NATIVE_API 1
+
+PyMODINIT_FUNC
+PyInit__native(void)
+{
+    KILL_LOREM = PyUnicode_InternFromString("filtered:loremipsum");
+    KILL_SQUIGGLY = PyUnicode_InternFromString("filtered:squigglybracket");
+    KILL_BADWORD = PyUnicode_InternFromString("filtered:badword");
+    EMPTY = PyUnicode_InternFromString("");
+    STR_LOWER = PyUnicode_InternFromString("lower");
+    if (!KILL_LOREM || !KILL_SQUIGGLY || !KILL_BADWORD || !EMPTY || !STR_LOWER) {
+        return NULL;
+    }
+    PyObject *module = PyModule_Create(&native_module);
+    if (module != NULL && PyModule_AddIntConstant(module, "API", NATIVE_API) < 0) {
+        Py_CLEAR(module);
+    }
+    return module;
+}
