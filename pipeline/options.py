@@ -8,8 +8,9 @@ line is a Beam option and passes through untouched.
 from __future__ import annotations
 
 import argparse
+import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -30,7 +31,32 @@ def run_options(beam_args: Sequence[str]) -> PipelineOptions:
     if not any(arg in TYPE_CHECK_FLAGS for arg in args):
         args.insert(0, "--no_pipeline_type_check")
     # Ours, not Beam's (Beam has only the "no" form, on by default): Beam would drop it noisily.
-    return PipelineOptions([arg for arg in args if arg != TYPE_CHECK_FLAGS[0]])
+    return RunOptions([arg for arg in args if arg != TYPE_CHECK_FLAGS[0]])
+
+
+_View = TypeVar("_View", bound=PipelineOptions)
+# RunOptions -> its views by options class; outside the object: Beam deep-copies and pickles it.
+_VIEWS: weakref.WeakKeyDictionary[PipelineOptions, dict[type, PipelineOptions]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class RunOptions(PipelineOptions):
+    """``PipelineOptions`` that make each view once.
+
+    Beam asks a pipeline's options for a view ~280 times while it builds and runs a graph (per
+    transform applied: the type-check and the runner's options), and ``view_as`` builds an
+    argparse parser of the view's every option and parses the flags again each time (~0.1 CPU-s
+    of a build's start). A view holds no values of its own: they live in the options' shared
+    store (``_all_options``), so a view kept is the one ``view_as`` would make again.
+    """
+
+    def view_as(self, cls: type[_View]) -> _View:
+        views = _VIEWS.setdefault(self, {})
+        view = views.get(cls)
+        if not isinstance(view, cls):
+            view = views[cls] = super().view_as(cls)
+        return view
 
 
 def add_build_arguments(parser: Any) -> None:
@@ -117,7 +143,7 @@ def add_build_arguments(parser: Any) -> None:
         "--resumable",
         action="store_true",
         help="keep what a rerun of the same command needs to resume after a kill (per-file "
-        "results, language decisions, in DIR/.c4/resume/; deleted at the end)",
+        "results, line dedup's join, language decisions, in DIR/.c4/resume/; deleted at the end)",
     )
     parser.add_argument(
         "--record_drops",

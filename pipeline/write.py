@@ -213,7 +213,7 @@ Keyed = tuple[tuple[str, int], tuple[int, int, bytes]]
 def _key_example(split_page: tuple[str, Page], rules: C4Rules) -> Keyed:
     split, page = split_page
     features = example_features(page, rules)
-    size = len(tfrecord.encode_example(features))
+    size = tfrecord.example_size(features)  # encoded once, by the shard's writer
     sort_key = tfds_layout.example_sort_key(split, features["url"])
     return (split, bucket_of(sort_key)), (sort_key, size, pack(page))
 

@@ -153,6 +153,29 @@ def _varint_len(value: int) -> int:
     return 1 if value < 128 else (value.bit_length() + 6) // 7
 
 
+def example_size(features: Mapping[str, FeatureValue]) -> int:
+    """``len(encode_example(features))``, from the lengths alone where every value is text or
+    bytes (the write planner needs every example's size before it writes one; a page's text
+    need not be encoded twice for it)."""
+    total = 0
+    for name, value in features.items():
+        if isinstance(value, str):
+            # An ASCII str's length is its UTF-8 length, and str knows it is ASCII in O(1).
+            size = len(value) if value.isascii() else len(value.encode("utf-8"))
+        elif isinstance(value, bytes):
+            size = len(value)
+        else:
+            return len(encode_example(features))
+        key = len(name) if name.isascii() else len(name.encode("utf-8"))
+        bytes_list = 1 + _varint_len(size) + size
+        feature = 1 + _varint_len(bytes_list) + bytes_list
+        # As encode_example lays them out: key field, then tag|len(feature), tag|len(bytes_list),
+        # tag|len(value), value; the map entry's tag and length before them.
+        entry = 1 + _varint_len(key) + key + 1 + _varint_len(feature) + feature
+        total += 1 + _varint_len(entry) + entry
+    return 1 + _varint_len(total) + total
+
+
 def frame_record(data: bytes) -> bytes:
     """Returns ``data`` in TFRecord framing (length, its masked crc, data, data's masked crc)."""
     length = _pack_len(len(data))

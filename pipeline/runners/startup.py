@@ -13,20 +13,33 @@ would not do: Cython's import, which pyarrow's is, takes that ``None`` as the mo
 What is declined, and for how long:
 
 - pandas: for the life of the process; nothing ``c4`` runs in its own process uses it.
-- MongoDB, BigQuery, Pub/Sub IO: while Beam is imported (they can be imported explicitly later).
-- Beam's GCS filesystem: while Beam is imported, when no argument names a ``gs://`` path and the
-  runner is not Dataflow; ``c4 build`` registers it after all when a listing file names
-  ``gs://`` inputs (``register_gcs_if_needed``).
+- MongoDB, BigQuery, Pub/Sub IO, and absl (for pickling absl's ``FLAGS``, which no DoFn of ours
+  holds): while Beam is imported (they can be imported explicitly later).
+- dill, Beam's other pickler (cloudpickle is its default): while Beam is imported, unless an
+  argument names it or ``--update_compatibility_version`` (old versions pickle with dill).
+- Beam's GCS filesystem, and apitools (the old Google API client; Beam's retry filters import
+  it for its ``HttpError``, and it brings oauth2client and pyasn1's ASN.1 modules, ~0.07 CPU-s):
+  while Beam is imported, when no argument names a ``gs://`` path and the runner is not
+  Dataflow; ``c4 build`` registers them after all when a listing file names ``gs://`` inputs
+  (``register_gcs_if_needed``).
 - The Dataflow API client: while Beam is imported, when the runner is not Dataflow.
 - NLTK's package ``__init__``, which imports the whole toolkit (~245 modules, ~0.2 CPU-s): a
   ``c4`` process uses only punkt (``filters/sentences.py``), which needs a dozen of them.
   ``nltk`` and ``nltk.tokenize`` are registered as bare packages (``_bare_packages``): their
   submodules import as usual, their ``__init__`` never runs.
 
+Two more of Beam's imports cannot be declined (no ``except ImportError``) and are put off
+instead, until first used, which a ``c4`` run on local files never does: httplib2 (with
+pyparsing, ~0.08 CPU-s; Beam's HTTP client for staging and GCS), loaded by importlib's
+``LazyLoader`` at its first attribute access (``_Deferred``); and beartype (~270 modules, ~0.08
+CPU-s), whose ``is_subhint`` Beam's type hints call only for a construction-time type check of a
+hint Beam does not know: a stand-in takes its place during the import (``_BeartypeStandIn``).
+Together with apitools this takes ~0.25 CPU-s (~480 modules) off Beam's import.
+
 Beam also asks ~14 times per ParDo, while it builds, translates and runs a graph, which state and
 timer parameters the DoFn declares, each time by ``inspect.signature`` on every method of it:
 ~0.3 CPU-s of a build with 52 ParDos. The answer is fixed by the DoFn's methods, so it is kept
-per DoFn instance (``_remember_dofn_specs``).
+per class and the methods an instance holds of its own (``_remember_dofn_specs``).
 
 A process that had already imported Beam (a test run) is left as it is.
 
@@ -38,24 +51,41 @@ Private Beam APIs (docs/runners.md; ``pipeline.runners.PATCHED_BEAM_VERSION``):
 - ``apache_beam.io.mongodbio``: its logger, quieted while Beam is imported without bson;
 - ``apache_beam.io.gcp.gcsfilesystem``, imported to register ``gs://`` after all: Beam finds its
   filesystems among the subclasses of ``FileSystem``;
+- ``apache_beam.utils.retry.HttpError`` and ``GoogleAPICallError``: imported by Beam inside
+  ``try``/``except ImportError`` (``None`` without apitools), set when ``gs://`` is registered;
+- ``apache_beam.internal.pickler`` and ``apache_beam.internal.cloudpickle_pickler``: import dill
+  and absl inside ``try``/``except ImportError``;
+- ``apache_beam.typehints.typehints.is_subhint`` and ``BeartypeDoorException``: the two names
+  Beam imports from beartype, stand-ins replaced by beartype's own at the first call;
 - ``apache_beam.transforms.userstate.get_dofn_specs``, replaced by a cached wrapper: Beam's
   ``userstate.is_stateful_dofn`` and the rest call it through the module.
 """
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import logging
 import sys
-import weakref
+import types
 from collections.abc import Iterable, Sequence
-from importlib.abc import MetaPathFinder
+from importlib.abc import Loader, MetaPathFinder
 from importlib.machinery import ModuleSpec
 from typing import Any
 
 UNUSED: tuple[str, ...] = ("pandas",)
-UNUSED_BY_BEAM_IMPORT: tuple[str, ...] = ("pymongo", "bson", "apache_beam.io.gcp.bigquery")
-GCS: tuple[str, ...] = ("apache_beam.io.gcp.gcsfilesystem",)
+UNUSED_BY_BEAM_IMPORT: tuple[str, ...] = (
+    "pymongo",
+    "bson",
+    "apache_beam.io.gcp.bigquery",
+    "absl",  # cloudpickle's support for pickling absl's FLAGS
+)
+# dill: Beam's other pickler, for --pickle_library=dill and old --update_compatibility_version.
+DILL: tuple[str, ...] = ("dill",)
+# Imported by Beam at its import, used only by what c4 does not run (module doc): loaded when
+# first used, by importlib's LazyLoader.
+DEFERRED: tuple[str, ...] = ("httplib2",)
+GCS: tuple[str, ...] = ("apache_beam.io.gcp.gcsfilesystem", "apitools")
 DATAFLOW: tuple[str, ...] = ("google.cloud.dataflow",)
 # Packages whose __init__ a c4 process skips (module doc); parents first.
 BARE_PACKAGES: tuple[str, ...] = ("nltk", "nltk.tokenize")
@@ -75,6 +105,76 @@ class _Unavailable(MetaPathFinder):
         return None
 
 
+class _Deferred(MetaPathFinder):
+    """Imports the modules it names with ``importlib.util.LazyLoader``: the module object is
+    made now, its code runs at the first access to one of its attributes."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = frozenset(names)
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> ModuleSpec | None:
+        if fullname not in self.names:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        spec.loader = importlib.util.LazyLoader(spec.loader)
+        return spec
+
+
+class _BeartypeStandIn(MetaPathFinder, Loader):
+    """While Beam is imported: ``beartype``, ``beartype.door`` and ``beartype.roar`` as small
+    stand-ins, so that Beam's ``from beartype.door import is_subhint`` does not import the whole
+    of beartype (~270 modules, ~0.08 CPU-s) for a check a c4 run never makes.
+
+    Beam binds the two names it imports (``apache_beam.typehints.typehints.is_subhint`` and
+    ``BeartypeDoorException``); the stand-in ``is_subhint``, at its first call, imports the real
+    beartype and puts its two objects in their place. Afterwards the stand-ins leave
+    ``sys.modules``, so any other import of beartype gets the real one.
+    """
+
+    NAMES = ("beartype", "beartype.door", "beartype.roar")
+
+    class NeverRaised(Exception):
+        """``BeartypeDoorException`` until beartype is imported: nothing raises it before."""
+
+    def __init__(self) -> None:
+        self.active = "beartype" not in sys.modules  # else the real one is there to stay
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> ModuleSpec | None:
+        if not self.active or fullname not in self.NAMES or fullname in sys.modules:
+            return None
+        return importlib.util.spec_from_loader(fullname, self, is_package=fullname == "beartype")
+
+    def create_module(self, spec: ModuleSpec) -> None:
+        return None
+
+    def exec_module(self, module: Any) -> None:
+        module.__c4_stand_in__ = True
+        if module.__name__ == "beartype.door":
+            module.is_subhint = _is_subhint
+        elif module.__name__ == "beartype.roar":
+            module.BeartypeDoorException = _BeartypeStandIn.NeverRaised
+
+    @classmethod
+    def leave(cls) -> None:
+        for name in cls.NAMES:
+            if getattr(sys.modules.get(name), "__c4_stand_in__", False):
+                del sys.modules[name]
+
+
+def _is_subhint(subhint: Any, superhint: Any) -> bool:
+    """beartype's ``is_subhint``, imported at the first call (``_BeartypeStandIn``)."""
+    from apache_beam.typehints import typehints
+    from beartype.door import is_subhint
+    from beartype.roar import BeartypeDoorException
+
+    # setattr: mypy refuses an assignment to a name that holds a class.
+    setattr(typehints, "is_subhint", is_subhint)  # noqa: B010
+    setattr(typehints, "BeartypeDoorException", BeartypeDoorException)  # noqa: B010
+    return bool(is_subhint(subhint, superhint))
+
+
 def declined_during_import(argv: Sequence[str], dataflow: bool = False) -> tuple[str, ...]:
     """The modules Beam is imported without, for a command with arguments ``argv``.
 
@@ -84,6 +184,8 @@ def declined_during_import(argv: Sequence[str], dataflow: bool = False) -> tuple
     """
     dataflow = dataflow or "dataflow" in (_runner(argv) or "").lower()
     declined = UNUSED_BY_BEAM_IMPORT
+    if not any("dill" in arg or "update_compatibility_version" in arg for arg in argv):
+        declined += DILL
     if not dataflow:
         declined += DATAFLOW
         if not any("gs://" in arg for arg in argv):
@@ -126,6 +228,22 @@ def register_gcs_if_needed(paths: Iterable[str]) -> None:
     if any(path.startswith("gs://") for path in paths):
         import apache_beam.io.gcp.gcsfilesystem  # noqa: F401
 
+        _restore_retry_errors()
+
+
+def _restore_retry_errors() -> None:
+    """The two Google API errors Beam's retry filters tell server errors by, which its import
+    left ``None`` when apitools was declined (``apache_beam.utils.retry``)."""
+    from apache_beam.utils import retry
+
+    if retry.HttpError is None:
+        from apitools.base.py.exceptions import HttpError
+        from google.api_core.exceptions import GoogleAPICallError
+
+        # setattr: mypy refuses an assignment to a name that holds a class.
+        setattr(retry, "HttpError", HttpError)  # noqa: B010
+        setattr(retry, "GoogleAPICallError", GoogleAPICallError)  # noqa: B010
+
 
 def import_beam_without(declined: Sequence[str]) -> None:
     """``import apache_beam`` without ``UNUSED`` and, while Beam is imported, ``declined``;
@@ -134,15 +252,21 @@ def import_beam_without(declined: Sequence[str]) -> None:
     if "apache_beam" in sys.modules:
         return
     sys.meta_path.insert(0, _Unavailable([n for n in UNUSED if n not in sys.modules]))
-    during_import = _Unavailable(declined)
-    sys.meta_path.insert(0, during_import)
+    during_import: list[MetaPathFinder] = [
+        _Unavailable(declined),
+        _Deferred([n for n in DEFERRED if n not in sys.modules]),
+        _BeartypeStandIn(),
+    ]
+    sys.meta_path[:0] = during_import
     mongo_log = logging.getLogger(_MONGO_LOGGER)
     level = mongo_log.level
     mongo_log.setLevel(logging.ERROR)
     try:
         import apache_beam.io.filesystems  # noqa: F401  # Beam, and the filesystems it can have
     finally:
-        sys.meta_path.remove(during_import)
+        for finder in during_import:
+            sys.meta_path.remove(finder)
+        _BeartypeStandIn.leave()
         mongo_log.setLevel(level)
     _declined = tuple(declined)
     _remember_dofn_specs()
@@ -167,20 +291,41 @@ def _bare_packages(names: Sequence[str]) -> None:
 
 def _remember_dofn_specs() -> None:
     """Wraps ``userstate.get_dofn_specs`` (through which ``is_stateful_dofn`` and the rest of
-    Beam ask) so that each DoFn instance is introspected once."""
+    Beam ask) so that the methods of a DoFn are introspected once: per class, and per method an
+    instance holds of its own (``_methods_key``). Beam copies each DoFn several times (pickled
+    with its ``ParDo``, unpickled for each bundle processor), so a cache per instance missed
+    most of the ~100 DoFns a build asks about."""
     from apache_beam.transforms import userstate
 
     introspect = userstate.get_dofn_specs
-    known: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+    known: dict[Any, Any] = {}
 
     def get_dofn_specs(dofn: Any) -> Any:
-        try:
-            return known[dofn]
-        except KeyError:
-            specs = known[dofn] = introspect(dofn)
-            return specs
-        except TypeError:  # a DoFn that cannot be weakly referenced or hashed
+        key = _methods_key(dofn)
+        if key is None:
             return introspect(dofn)
+        try:
+            return known[key]
+        except KeyError:
+            specs = known[key] = introspect(dofn)
+            return specs
 
     get_dofn_specs.__doc__ = introspect.__doc__
     userstate.get_dofn_specs = get_dofn_specs
+
+
+def _methods_key(dofn: Any) -> tuple[Any, ...] | None:
+    """What ``userstate.get_dofn_specs`` reads of ``dofn``: the defaults of the methods it finds on
+    it, that is its class's methods, except where the instance holds an attribute of that name
+    (a method bound elsewhere, such as the function ``beam.Map`` wraps, or anything else, which
+    hides the class's). None when that cannot be told (no ``__dict__``, or a ``__getattr__``)."""
+    cls = type(dofn)
+    own = getattr(dofn, "__dict__", None)
+    if own is None or hasattr(cls, "__getattr__"):
+        return None
+    shadows = tuple(
+        (name, value.__func__ if isinstance(value, types.MethodType) else None)
+        for name, value in sorted(own.items(), key=lambda item: item[0])
+        if isinstance(value, types.MethodType) or hasattr(cls, name)
+    )
+    return (cls, shadows)

@@ -104,3 +104,25 @@ def test_a_run_skips_beams_type_check_unless_asked() -> None:
     assert checked(["--direct_num_workers", "2"]) is False
     assert checked(["--pipeline_type_check"]) is True
     assert checked(["--no_pipeline_type_check"]) is False
+
+
+def test_run_options_make_each_view_once_and_share_its_values() -> None:
+    import copy
+
+    from apache_beam.options.pipeline_options import DebugOptions, StandardOptions, TypeOptions
+
+    from pipeline.options import run_options
+
+    options = run_options(["--runner", "DirectRunner", "--experiments", "a"])
+    standard = options.view_as(StandardOptions)
+    assert options.view_as(StandardOptions) is standard  # kept, not parsed again
+    assert options.view_as(TypeOptions).pipeline_type_check is False
+    standard.runner = "Other"
+    assert PipelineOptions.view_as(options, StandardOptions).runner == "Other"  # a fresh view
+    options.view_as(DebugOptions).add_experiment("b")
+    assert options.view_as(DebugOptions).experiments == ["a", "b"]
+    copied = copy.deepcopy(options)  # what beam.Pipeline keeps: its own values, its own views
+    copied.view_as(StandardOptions).runner = "Copy"
+    assert copied.view_as(StandardOptions) is not standard
+    assert (standard.runner, copied.view_as(StandardOptions).runner) == ("Other", "Copy")
+    assert copied.get_all_options()["experiments"] == ["a", "b"]

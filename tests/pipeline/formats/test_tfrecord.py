@@ -14,6 +14,7 @@ from pipeline.formats.tfrecord import (
     crc32c_python,
     decode_example,
     encode_example,
+    example_size,
     frame_record,
     masked_crc32c,
     read_tfrecord,
@@ -172,3 +173,21 @@ def test_a_failed_write_leaves_nothing(tmp_path):
     with pytest.raises(RuntimeError):
         write_tfrecord(path, records())
     assert list(tmp_path.iterdir()) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(FEATURES)
+def test_example_size_is_the_encoded_length(features):
+    assert example_size(features) == len(encode_example(features))
+
+
+@pytest.mark.parametrize("n", [0, 1, 125, 126, 127, 128, 16377, 16383, 16384, 2_097_152])
+@pytest.mark.parametrize("char", ["x", "é", "中", "😀"])
+def test_example_size_at_every_varint_boundary(n, char):
+    for features in ({"text": char * n, "url": "u"}, {"é": (char * n).encode(), "t": char}):
+        assert example_size(features) == len(encode_example(features))
+
+
+def test_example_size_of_real_pages():
+    for doc in real_docs():
+        assert example_size(doc) == len(encode_example(doc))

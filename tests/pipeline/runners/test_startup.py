@@ -150,7 +150,7 @@ class _Plain(beam.DoFn):
         pass
 
 
-def test_dofn_specs_are_introspected_once_per_dofn_with_the_same_answers(
+def test_dofn_specs_are_introspected_once_per_class_and_own_methods_with_the_same_answers(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[object] = []
@@ -169,8 +169,20 @@ def test_dofn_specs_are_introspected_once_per_dofn_with_the_same_answers(
     state_specs, timer_specs = userstate.get_dofn_specs(stateful)
     assert [s.name for s in state_specs] == ["seen"] and not timer_specs
     assert calls == [stateful, plain]  # once each
-    assert userstate.get_dofn_specs(_Plain()) == (set(), set())  # a new instance: asked again
-    assert len(calls) == 3
+    assert userstate.get_dofn_specs(_Plain()) == (set(), set())  # a copy: the class's answer
+    assert userstate.is_stateful_dofn(_Stateful.__new__(_Stateful))  # as unpickled: the same
+    assert len(calls) == 2
+    # An instance holding a method of its own is asked about that method.
+    own = _Plain()
+    own.process = _Stateful().process  # type: ignore[method-assign]
+    assert userstate.is_stateful_dofn(own)
+    hidden = _Stateful()
+    hidden.process = None  # type: ignore[assignment]  # hides the class's: nothing to find
+    assert not userstate.is_stateful_dofn(hidden)
+    assert len(calls) == 4
+    assert userstate.get_dofn_specs(beam.Map(len).fn) == (set(), set())
+    assert userstate.get_dofn_specs(beam.Map(str).fn) == (set(), set())  # Map's own process
+    assert len(calls) == 5
 
 
 def test_punkt_is_imported_without_the_rest_of_nltk_and_splits_as_nltk_does() -> None:
@@ -191,3 +203,69 @@ def test_punkt_is_imported_without_the_rest_of_nltk_and_splits_as_nltk_does() ->
     split, loaded = run.stdout.splitlines()
     assert split == str(load_punkt().split(text.replace("\\n", "\n")))  # this process: all of NLTK
     assert int(loaded.rpartition(" ")[2]) < 20  # ~245 with NLTK's __init__
+
+
+def test_beams_unused_imports_are_left_out_or_put_off_and_work_when_used() -> None:
+    run = _fresh_python(
+        """
+        import sys
+        from pipeline.runners.startup import import_beam
+        import_beam(["--input", "x.wet.gz"])
+        left_out = ["beartype", "pyparsing", "apitools", "dill", "absl"]
+        print("loaded:", [m for m in left_out if m in sys.modules])
+        print("httplib2 run:", type(sys.modules["httplib2"]).__name__ != "module")
+        # beartype's check, at its first use, is beartype's own.
+        from apache_beam.typehints import typehints
+        print("subhint:", typehints.is_consistent_with(bool, int, use_beartype=True))
+        print("not:", typehints.is_consistent_with(int, str, use_beartype=True))
+        from beartype.door import is_subhint
+        from beartype.roar import BeartypeDoorException
+        print("real:", typehints.is_subhint is is_subhint)
+        print("exception:", typehints.BeartypeDoorException is BeartypeDoorException)
+        # httplib2 runs at its first use.
+        from apache_beam.internal.http_client import get_new_http
+        print("http:", type(get_new_http()).__name__)
+        """
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.splitlines() == [
+        "loaded: []",
+        "httplib2 run: True",
+        "subhint: True",
+        "not: False",
+        "real: True",
+        "exception: True",
+        "http: Http",
+    ]
+
+
+def test_gcs_registered_late_gets_beams_retry_errors() -> None:
+    run = _fresh_python(
+        """
+        from pipeline.runners.startup import import_beam, register_gcs_if_needed
+        import_beam(["--input", "local-listing.txt"])
+        from apache_beam.utils import retry
+        print("before:", retry.HttpError, retry.GoogleAPICallError)
+        register_gcs_if_needed(["gs://bucket/b.warc.wet.gz"])
+        from apitools.base.py.exceptions import HttpError
+        from google.api_core.exceptions import GoogleAPICallError
+        print("after:", retry.HttpError is HttpError)
+        print("api:", retry.GoogleAPICallError is GoogleAPICallError)
+        """
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.splitlines() == ["before: None None", "after: True", "api: True"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "dill"),
+    [
+        ([], False),
+        (["--pickle_library=dill"], True),
+        (["--pickle_library", "dill"], True),
+        (["--update_compatibility_version=2.60.0"], True),
+    ],
+)
+def test_dill_is_kept_when_the_command_may_pickle_with_it(argv: list[str], dill: bool) -> None:
+    declined = startup.declined_during_import(argv)
+    assert ("dill" not in declined) == dill

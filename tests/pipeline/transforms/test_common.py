@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from filters.records import DeadLetter, Page
 from filters.spec import resolve_rules
 from filters.wet import iter_wet_path
 from pipeline.transforms.clean import _CleanFn
-from pipeline.transforms.common import PageStageFn, Pending, prefixed
+from pipeline.transforms.common import PageStageFn, Pending, _merged, prefixed
 from pipeline.transforms.length import _LengthFn
 from tests.conftest import REAL_WET
 
@@ -70,3 +75,13 @@ def test_a_provisional_stage_records_its_decision_for_dedup_urls_to_settle() -> 
 
 def test_prefixed_keeps_namespaced_names_and_drops_zeros() -> None:
     assert prefixed("ns", {"passed": 1, "other/x": 2, "zero": 0}) == {"ns/passed": 1, "other/x": 2}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from("abcdef"), st.integers(-3, 5)),
+    st.dictionaries(st.sampled_from("abcdefg"), st.integers(-3, 5)),
+)
+def test_pending_counters_merge_as_counters_add(before: dict[str, int], more: dict[str, int]):
+    counters = tuple(before.items())
+    assert _merged(counters, more) == tuple((Counter(dict(counters)) + Counter(more)).items())
