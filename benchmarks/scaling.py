@@ -62,6 +62,13 @@ DEFAULT_SIZES = (10.0, 40.0, 85.0, 200.0)
 VERSION = "3.1.0"
 # issue 7: the DirectRunner must build 1 GB of WET in at most 2 GB of memory.
 TARGET_PEAK_MB_AT_1GB = 2048.0
+# issue 19: the DaskRunner (LocalCluster, 2 worker processes, cluster start included) within 2x
+# of the DirectRunner with 2 workers from 40 MB to 1 GB; a Dask worker at most 2 GB at 1 GB.
+TARGET_WALL_RATIO = 2.0
+TARGET_WORKER_PEAK_MB_AT_1GB = 2048.0
+# Input files per corpus shape of --engines: a crawl's many small files, or a few large ones.
+ENGINE_SHAPES = {"many": 38, "few": 2}
+TWO_WORKERS = ("--direct_num_workers", "2", "--direct_running_mode", "multi_processing")
 SAMPLE_SECONDS = 0.2
 RUN_TIMEOUT_SECONDS = 3 * 3600
 # One thread per process (INTERFACE.md "Measuring"): per-core figures, as end_to_end.py. The
@@ -149,8 +156,12 @@ def child(shuffle_json: str, build_argv: Sequence[str]) -> int:
 # --- measuring -----------------------------------------------------------------------------------
 
 
-def _tree_rss(pid: int) -> int:
+def _tree_rss(pid: int, peaks: dict[int, dict[str, Any]] | None = None) -> int:
+    """The summed RSS of ``pid`` and its descendants; ``peaks`` gets each process's largest RSS
+    so far, its CPU seconds so far, and whether it is a dask worker."""
     import psutil
+
+    from pipeline.runners.dask_worker import is_worker
 
     try:
         root = psutil.Process(pid)
@@ -160,7 +171,19 @@ def _tree_rss(pid: int) -> int:
     total = 0
     for proc in procs:
         with contextlib.suppress(psutil.Error):  # a process may end between listing and reading
-            total += proc.memory_info().rss
+            rss = proc.memory_info().rss
+            total += rss
+            if peaks is not None:
+                seen = peaks.get(proc.pid)
+                if seen is None:
+                    parent = proc.parent()
+                    worker = is_worker(
+                        " ".join(proc.cmdline()), " ".join(parent.cmdline()) if parent else ""
+                    )
+                    seen = peaks[proc.pid] = {"rss": 0, "dask_worker": worker, "cpu": 0.0}
+                seen["rss"] = max(seen["rss"], rss)
+                times = proc.cpu_times()
+                seen["cpu"] = times.user + times.system
     return total
 
 
@@ -174,20 +197,20 @@ def _kill_tree(pid: int) -> None:
                 proc.kill()
 
 
-def measure(
-    cmd: Sequence[str], log: Path, timeout: float = RUN_TIMEOUT_SECONDS
-) -> dict[str, float]:
-    """Run ``cmd``: CPU seconds (children included), wall, peak RSS of one process and of the tree.
+def measure(cmd: Sequence[str], log: Path, timeout: float = RUN_TIMEOUT_SECONDS) -> dict[str, Any]:
+    """Run ``cmd``: CPU seconds (children included), wall, peak RSS of one process and of the
+    tree, and the peak of each dask worker process (``dask_worker_peaks_MB``, largest first).
 
     Raises:
         SystemExit: the command failed or ran past ``timeout`` (its last stderr lines are shown).
     """
+    peaks: dict[int, dict[str, Any]] = {}
     with tempfile.NamedTemporaryFile("r", suffix=".time") as stats, log.open("wb") as err:
         timed = [TIME, "-f", "%e %U %S %M", "-o", stats.name, *cmd]
         proc = subprocess.Popen(timed, env=ENV, stdout=subprocess.DEVNULL, stderr=err, cwd=REPO)
         peak, started = 0, time.monotonic()
         while proc.poll() is None:
-            peak = max(peak, _tree_rss(proc.pid))
+            peak = max(peak, _tree_rss(proc.pid, peaks))
             if time.monotonic() - started > timeout:
                 # A dask worker that dies can leave the client waiting forever.
                 _kill_tree(proc.pid)
@@ -199,11 +222,17 @@ def measure(
             tail = log.read_bytes()[-3000:].decode(errors="replace")
             raise SystemExit(f"{' '.join(cmd[:3])} ... failed ({proc.returncode}):\n{tail}")
         wall, user, system, max_kb = stats.read().split()[-4:]
+    workers = sorted((p["rss"] for p in peaks.values() if p["dask_worker"]), reverse=True)
     return {
         "cpu_seconds": round(float(user) + float(system), 2),
         "wall_seconds": round(float(wall), 2),
         "peak_rss_MB": round(int(max_kb) / 1024, 1),
         "peak_tree_rss_MB": round(peak / 2**20, 1),
+        "peak_process_rss_MB": round(max((p["rss"] for p in peaks.values()), default=0) / 2**20, 1),
+        "dask_worker_peaks_MB": [round(rss / 2**20, 1) for rss in workers],
+        # Every process seen, sampled: GNU time misses processes their parent does not wait
+        # for (the dask cluster's forkserver and the workers it forks).
+        "tree_cpu_seconds": round(sum(p["cpu"] for p in peaks.values()), 2),
     }
 
 
@@ -249,6 +278,155 @@ def run_once(
         run["shuffles"] = shuffles
         run["shuffle_bytes"] = sum(s["bytes"] for s in shuffles.values())
     return run
+
+
+# --- --engines: the DaskRunner against the DirectRunner with two workers ------------------------
+
+
+def shaped_corpus(mb: float, seed: int, shape: str, cache: Path) -> Path:
+    """The corpus of ``mb`` MB cut into ``ENGINE_SHAPES[shape]`` files (a directory, cached)."""
+    whole = corpus(mb, seed, cache)
+    parts = ENGINE_SHAPES[shape]
+    out = cache / f"corpus-{mb:g}mb-seed{seed}.{parts}-files"
+    done = out.with_name(out.name + ".complete")  # not inside: c4 build reads the directory
+    if not done.is_file():
+        import shutil
+
+        sys.path.insert(0, str(REPO))
+        from benchmarks.corpus import split_corpus
+
+        shutil.rmtree(out, ignore_errors=True)
+        print(f"cutting {whole.name} into {parts} files ...", flush=True)
+        split_corpus(whole, parts, out)
+        done.write_text("")
+    return out
+
+
+def engine_command(runner: str, inputs: Path, out: Path) -> list[str]:
+    """``c4 build`` as a user runs it: the DirectRunner with two worker processes, or the
+    DaskRunner with the local cluster it starts."""
+    build = ["--input", str(inputs), "--output", str(out), "--runner", runner]
+    if runner == "DirectRunner":
+        build += TWO_WORKERS
+    return [sys.executable, "-m", "pipeline.cli", "build", *build]
+
+
+def engine_run(runner: str, inputs: Path, work: Path, timeout: float) -> dict[str, Any]:
+    """One measured build of ``inputs``; its figures, the load before it, what it kept."""
+    out = work / f"out-{runner}"
+    load = [round(x, 2) for x in os.getloadavg()]
+    figures = measure(engine_command(runner, inputs, out), work / f"{runner}.log", timeout)
+    stats = json.loads((out / "stats.json").read_text())
+    return {
+        "runner": runner,
+        **figures,
+        "load_average_before": load,
+        "documents": stats["reconciliation"]["kept"],
+        "shards_sha256": shards_digest(out),
+    }
+
+
+def engine_point(
+    mb: float, shape: str, seed: int, work_dir: Path, timeout: float, first: str
+) -> dict[str, Any]:
+    """Both runners on one corpus (``first`` runs first); their wall ratio, and whether their
+    shards are identical."""
+    inputs = shaped_corpus(mb, seed, shape, work_dir)
+    order = ["DirectRunner", "DaskRunner"]
+    if first == "DaskRunner":
+        order.reverse()
+    with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
+        runs = {runner: engine_run(runner, inputs, Path(tmp), timeout) for runner in order}
+    direct, dask = runs["DirectRunner"], runs["DaskRunner"]
+    return {
+        "wet_MB": wet_mb(corpus(mb, seed, work_dir)),
+        "shape": shape,
+        "files": ENGINE_SHAPES[shape],
+        "direct": direct,
+        "dask": dask,
+        "wall_ratio": round(dask["wall_seconds"] / direct["wall_seconds"], 2),
+        "identical": direct["shards_sha256"] == dask["shards_sha256"],
+    }
+
+
+def merge_engines(previous: list[dict[str, Any]], fresh: list[dict[str, Any]]) -> list[dict]:
+    """``previous`` points not measured again, then ``fresh``; sorted by size and shape."""
+    done = {(round(p["wet_MB"]), p["shape"]) for p in fresh}
+    kept = [p for p in previous if (round(p["wet_MB"]), p["shape"]) not in done]
+    return sorted(kept + fresh, key=lambda p: (p["wet_MB"], p["files"]))
+
+
+def engine_target(points: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """issue 19's two targets over ``points``: the wall ratio from 40 MB on, and the largest
+    Dask worker at 1 GB (None when not measured)."""
+    ranged = [p for p in points if p["wet_MB"] >= 40 - 0.5]
+    worst = max(ranged, key=lambda p: p["wall_ratio"], default=None)
+    at_1gb = [p for p in points if p["wet_MB"] >= 1000 - 0.5]
+    worker_peak = max(
+        (max(p["dask"]["dask_worker_peaks_MB"], default=0.0) for p in at_1gb), default=None
+    )
+    return {
+        "points_from_40MB": len(ranged),
+        "within_ratio": sum(p["wall_ratio"] <= TARGET_WALL_RATIO for p in ranged),
+        "worst_ratio": worst["wall_ratio"] if worst else None,
+        "worst_at": f"{worst['wet_MB']:g} MB, {worst['files']} files" if worst else None,
+        "worker_peak_MB_at_1GB": worker_peak,
+    }
+
+
+def _cpu(run: dict[str, Any]) -> float:
+    """CPU-s of every process of a run (sampled), else GNU time's (waited-for processes)."""
+    return float(run.get("tree_cpu_seconds", run["cpu_seconds"]))
+
+
+def render_engines(engines: dict[str, Any]) -> list[str]:
+    """The generated section of ``--engines``: one row per (size, shape), and the targets."""
+    meta, points = engines["meta"], engines["points"]
+    code = meta["git"]["commit"][:10] + (" + local changes" if meta["git"]["dirty"] else "")
+    lines = [
+        "## DaskRunner against the DirectRunner with two workers (issue 19)",
+        "",
+        f"Generated by `{meta['command']}` on {meta['date_utc'][:10]} (code {code}; "
+        f"{meta['machine']['cpus']} CPUs, {meta['machine']['memory_GB']} GB). `c4 build` of "
+        f"c4/en {VERSION} as a user runs it: DirectRunner `{' '.join(TWO_WORKERS)}`; "
+        "DaskRunner with no flag (the local cluster it starts: 2 worker processes of 1 thread, "
+        "its start in the wall time). The two runs of a point one after the other; wall in "
+        "seconds; peak per Dask worker = the largest RSS of each worker process (psutil, every "
+        f"{SAMPLE_SECONDS} s); largest process = the largest RSS of any one process of the run; "
+        "CPU-s = user + sys of every process of the run (psutil, sampled); load = the 1-minute "
+        "load average before each run (Direct / Dask).",
+        "",
+        "| WET MB | files | Direct wall s | Dask wall s | Dask / Direct | Dask peak per worker "
+        "MB | Direct largest process MB | CPU-s Direct / Dask | load | shards identical |",
+        "|---:|---:|---:|---:|---:|---|---:|---:|---|---|",
+    ]
+    for p in points:
+        d, k = p["direct"], p["dask"]
+        workers = ", ".join(f"{mb:.0f}" for mb in k["dask_worker_peaks_MB"]) or "-"
+        lines.append(
+            f"| {p['wet_MB']:.0f} | {p['files']} | {d['wall_seconds']:.1f} | "
+            f"{k['wall_seconds']:.1f} | {p['wall_ratio']:.2f} | {workers} | "
+            f"{d['peak_process_rss_MB']:.0f} | {_cpu(d):.0f} / {_cpu(k):.0f} | "
+            f"{d['load_average_before'][0]:.1f} / {k['load_average_before'][0]:.1f} | "
+            f"{'yes' if p['identical'] else 'NO'} |"
+        )
+    t = engine_target(points)
+    lines.append("")
+    if t["points_from_40MB"]:
+        lines.append(
+            f"Wall within {TARGET_WALL_RATIO:g}x of the DirectRunner with two workers from 40 MB: "
+            f"{t['within_ratio']} of {t['points_from_40MB']} points (worst "
+            f"{t['worst_ratio']:.2f}, {t['worst_at']})."
+        )
+    if t["worker_peak_MB_at_1GB"] is None:
+        lines.append("Dask worker peak at 1 GB: not measured (`--sizes 1000`).")
+    else:
+        met = t["worker_peak_MB_at_1GB"] <= TARGET_WORKER_PEAK_MB_AT_1GB
+        lines.append(
+            f"Dask worker peak at 1 GB: {t['worker_peak_MB_at_1GB']:.0f} MB (target <= "
+            f"{TARGET_WORKER_PEAK_MB_AT_1GB:.0f} MB, {'met' if met else 'NOT met'})."
+        )
+    return lines
 
 
 # --- fits and summaries (pure) -------------------------------------------------------------------
@@ -388,6 +566,8 @@ def render_markdown(result: dict[str, Any]) -> str:
         f"TFRecord shards identical across runners at: {checked} MB"
         + (f"; DIFFERENT at {', '.join(mismatched)} MB" if mismatched else ".")
     )
+    if result.get("engines"):
+        lines += ["", *render_engines(result["engines"])]
     return "\n".join(lines) + "\n"
 
 
@@ -575,10 +755,19 @@ def main(argv: list[str] | None = None, log: Callable[[str], None] = print) -> i
     ap.add_argument(
         "--timeout", type=float, default=RUN_TIMEOUT_SECONDS, help="seconds per build, then fail"
     )
+    ap.add_argument(
+        "--engines",
+        action="store_true",
+        help="the DaskRunner against the DirectRunner with 2 workers, each size in many small "
+        "and few large files (the other runs of --output are kept)",
+    )
+    ap.add_argument("--shapes", nargs="+", choices=sorted(ENGINE_SHAPES), default=["many", "few"])
     args = ap.parse_args(argv)
     args.work_dir.mkdir(parents=True, exist_ok=True)
     shown = " ".join(argv if argv is not None else sys.argv[1:])
     command = f"python benchmarks/scaling.py {shown}".strip()
+    if args.engines:
+        return engines_main(args, command, log)
 
     runs = []
     for mb in sorted(args.sizes):
@@ -598,6 +787,10 @@ def main(argv: list[str] | None = None, log: Callable[[str], None] = print) -> i
     if args.merge:
         runs = _merge(args.output, runs)
     result = summarize(runs, args, command)
+    if args.output.is_file():  # the --engines points stay
+        previous = json.loads(args.output.read_text()).get("engines")
+        if previous:
+            result["engines"] = previous
     for path in write_outputs(result, args.output, with_plot=not args.no_plot):
         log(f"-> {path}")
     different = [s for s, ok in result["identical_across_runners"].items() if not ok]
@@ -605,6 +798,44 @@ def main(argv: list[str] | None = None, log: Callable[[str], None] = print) -> i
         log(f"runners disagree at {', '.join(different)} MB: the outputs must be identical")
         return 1
     return 0
+
+
+def engines_main(args: argparse.Namespace, command: str, log: Callable[[str], None]) -> int:
+    """``--engines``: measure each (size, shape), keep ``--output``'s other contents, rewrite
+    it and its Markdown; 1 when a point's runners disagree."""
+    points = []
+    for i, (mb, shape) in enumerate(
+        (mb, shape) for mb in sorted(args.sizes) for shape in args.shapes
+    ):
+        first = "DirectRunner" if i % 2 == 0 else "DaskRunner"
+        point = engine_point(mb, shape, args.seed, args.work_dir, args.timeout, first)
+        points.append(point)
+        d, k = point["direct"], point["dask"]
+        log(
+            f"{point['wet_MB']:8.1f} MB in {point['files']:2d} files: "
+            f"Direct {d['wall_seconds']:6.1f} s, Dask {k['wall_seconds']:6.1f} s "
+            f"({point['wall_ratio']:.2f}x), Dask workers "
+            f"{k['dask_worker_peaks_MB']} MB, load {d['load_average_before'][0]:.1f}/"
+            f"{k['load_average_before'][0]:.1f}, identical: {point['identical']}"
+        )
+    base = json.loads(args.output.read_text()) if args.output.is_file() else None
+    if base is None:
+        base = summarize([], args, command)
+    previous = (base.get("engines") or {}).get("points", [])
+    base["engines"] = {
+        "meta": {
+            "command": command,
+            "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "git": _git(args.code_rev),
+            "machine": _machine(),
+        },
+        "points": merge_engines(previous, points),
+        "target": {},
+    }
+    base["engines"]["target"] = engine_target(base["engines"]["points"])
+    for path in write_outputs(base, args.output, with_plot=False):
+        log(f"-> {path}")
+    return 0 if all(p["identical"] for p in points) else 1
 
 
 if __name__ == "__main__":

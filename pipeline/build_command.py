@@ -47,12 +47,16 @@ def run_build(argv: Sequence[str]) -> int:
     # Importing Beam and building the graph allocate millions of long-lived objects, and the
     # cyclic GC re-scans them all on every full pass (~0.5 CPU-s of a local build, finding
     # nothing): off until the graph is built, then those objects are frozen out of its reach.
+    from pipeline.runners.select import start_workers_early, stop_early_workers
+
     thresholds = gc.get_threshold()
     gc.disable()
     try:
         with interrupt_exits("c4 build"):
+            start_workers_early(argv, ("pipeline.build",))  # a DaskRunner's, while we go on
             return _build(argv)
     finally:
+        stop_early_workers()
         gc.unfreeze()  # callers in the same process (tests) get their GC back as it was
         gc.set_threshold(*thresholds)
         gc.enable()
@@ -70,7 +74,7 @@ def _build(argv: Sequence[str]) -> int:
     from pipeline.options import run_options
     from pipeline.runners.direct import C4DirectRunner
     from pipeline.runners.display import watching
-    from pipeline.runners.select import make_runner
+    from pipeline.runners.select import make_runner, start_workers
     from pipeline.runners.startup import register_gcs_if_needed
 
     parsed = parse_command_line(build_parser(), argv)
@@ -113,6 +117,7 @@ def _build(argv: Sequence[str]) -> int:
         build_ledger.resolve(config.output_dir, args.forget_ledger, config.drop_forget)  # checked
         runner = make_runner(args.runner)
         options = run_options(beam_args)
+        start_workers(runner, options, ("pipeline.build",))  # unless started early, above
     except UsageError as exc:
         print(f"c4 build: {exc}", file=sys.stderr)
         return 2

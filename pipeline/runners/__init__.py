@@ -2,7 +2,9 @@
 
 ``select`` maps ``--runner NAME`` to an instance; ``direct`` is the DirectRunner on Beam's
 FnApiRunner, with its helpers ``forked_workers``, ``sdk_worker``, ``streamed_inputs``,
-``flatten_sink`` and ``balanced_bundles``; ``dask`` is the fixed DaskRunner; ``startup``
+``flatten_sink`` and ``balanced_bundles``; ``dask`` is the DaskRunner, a fused-stage engine
+(``dask_plan`` cuts the graph, ``dask_exec`` runs a task, ``dask_worker`` is its local cluster
+and ``dask_imports`` what that cluster's workers import once); ``startup``
 keeps unused integrations out of a process; ``progress`` (workers report how far they are) and
 ``display`` (the live line a run shows) watch a local run. docs/runners.md explains every patch.
 

@@ -1,75 +1,82 @@
-"""C4DaskRunner: Beam 2.77's DaskRunner with the defects that break a C4 build fixed.
+"""C4DaskRunner: a C4 build on dask.distributed, as a fused-stage engine.
 
-What the stock runner (``apache_beam.runners.dask``) gets wrong, and what this one does:
+Beam 2.77's DaskRunner translates each transform into dask bag operations. What that gets
+wrong for a C4 build, and what this runner does instead:
 
 1. It computes only the bag of the LAST transform visited, so any other branch (a second sink,
-   a side output nobody downstream of it reads) silently never runs. Here every leaf (a
-   PCollection no transform consumes) is computed.
+   a side output nobody downstream of it reads) silently never runs. Here every stage runs.
 2. A ParDo's output receivers are created once per transform and shared by every partition run
-   in the same process (``processes=False``, or several tasks per worker), so each bundle
-   re-emits the outputs of the bundles before it; it also drops what ``finish_bundle`` emits,
-   and runs one DoFn instance on several threads at once, against Beam's contract (a DoFn that
-   keeps per-bundle state, as C4's counters do, loses counts). Here each bundle gets fresh
-   receivers, its ``finish_bundle`` output is kept, and each thread its own copy of the DoFn
-   (set up once per thread).
-3. A multi-output ParDo's tagged outputs all land in one bag. Here each output PCollection gets
-   only its own tag.
+   in the same process, so each bundle re-emits the outputs of the bundles before it; it also
+   drops what ``finish_bundle`` emits, and runs one DoFn instance on several threads at once.
+   Here each task is one bundle with receivers of its own, its ``finish_bundle`` output is
+   kept, and each thread has its own copy of each DoFn (set up once per thread and job).
+3. A multi-output ParDo's tagged outputs all land in one bag. Here each output has its own.
 4. It lifts no combiner: ``CombinePerKey`` becomes a GroupByKey holding every value of a key
-   in one list. Here ``CombinePerKey`` runs as dask's ``foldby`` (add_input per partition, then
-   merge_accumulators), the same lifting Dataflow does.
+   in one list. Here each task combines its values per key and only accumulators are
+   shuffled, as Dataflow lifts it.
 5. ``metrics()`` raises NotImplementedError. Here it returns empty results; C4's counters travel
    as pipeline data (``pipeline/transforms/common.py``), not as metrics.
+6. It is no engine: every transform is a dask task per partition (a 38-file build was ~12,000
+   tasks, and 10 MB took 647 s here against 5 s on the DirectRunner with two workers),
+   partitions multiply at each ``Flatten``, and each task unpickles and sets its DoFns up
+   again. Here the graph is cut into fused stages (``pipeline/runners/dask_plan.py``): a task
+   per input file (or a few) up to the first shuffle, a few per shuffle after, the DoFns of a
+   stage chained in one task (``pipeline/runners/dask_exec.py``), each worker unpickling the
+   plan and setting each DoFn up once (docs/runners.md, patch 7: each step and its gain).
 
-Nothing here changes Beam semantics: a pipeline that is correct on the DirectRunner gives the
-same elements here. tests/pipeline/runners/test_dask.py checks each fix, and that the stock
-runner still has each defect (when an upgrade fixes one, that test says so).
+Without ``--dask_client_address`` the run uses a local cluster of its own
+(``pipeline/runners/dask_worker.py``): a process in a session of its own, started by
+``c4 build`` before it even imports Beam, whose workers are forked from a process that
+imported what the job runs; it is closed at the end.
+
+Nothing here changes Beam semantics for a pipeline in the global window: a pipeline that is
+correct on the DirectRunner gives the same elements here. tests/pipeline/runners/test_dask.py
+checks each fix, and that the stock runner still has each defect (when an upgrade fixes one,
+that test says so); test_dask_kill.py kills a worker mid-build.
 
 Private Beam APIs (docs/runners.md; ``pipeline.runners.PATCHED_BEAM_VERSION``):
 
 - ``apache_beam.runners.dask.dask_runner.DaskRunner``, subclassed (``run_pipeline`` replaced),
-  with ``apache_beam.runners.dask.dask_runner.DaskOptions._extract_bag_kwargs`` for the bag
-  options, and ``apache_beam.runners.dask.dask_runner.DaskRunnerResult``, subclassed
+  with ``apache_beam.runners.dask.dask_runner.DaskOptions._extract_bag_kwargs`` for the
+  partition options, and ``apache_beam.runners.dask.dask_runner.DaskRunnerResult``, subclassed
   (``metrics``, and ``wait_until_finish`` reading its ``_state``);
-- ``apache_beam.runners.dask.transform_evaluator``: the stock translations we keep
-  (``TRANSLATIONS``, ``NoOp``, ``Flatten``, ``OneReceiver``, ``DaskBagWindowedIterator``,
-  ``get_windowed_value``, ``defenestrate``);
 - ``apache_beam.runners.dask.overrides.dask_overrides``: the stock transform overrides;
-- ``apache_beam.pipeline.PipelineVisitor``, ``apache_beam.pipeline.AppliedPTransform`` and
-  ``apache_beam.pipeline.PTransformOverride``: walking and rewriting the graph, as runners do;
-- ``apache_beam.runners.common.DoFnInvoker``, ``apache_beam.runners.common.DoFnSignature``,
-  ``apache_beam.runners.common.DoFnContext`` and ``apache_beam.runners.common._OutputHandler``:
-  running a DoFn's bundle ourselves, with receivers of its own;
-- ``apache_beam.transforms.sideinputs.SideInputMap``, built from a side input's
-  ``apache_beam.pvalue.AsSideInput._view_options`` and ``_window_mapping_fn``;
-- ``apache_beam.internal.pickler``: a DoFn copied per thread as Beam copies it;
-- ``CombineFn.maybe_from_callable`` and ``PCollection.from_``: how Beam's own ``CombinePerKey``
-  and primitives make their function and output.
+- ``apache_beam.pipeline.AppliedPTransform`` and ``apache_beam.pipeline.PTransformOverride``:
+  rewriting the graph, as runners do;
+- ``CombineFn.maybe_from_callable``: how Beam's own ``CombinePerKey`` makes its function.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
-import weakref
-from collections.abc import Iterable
+import os
+import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import apache_beam as beam
-from apache_beam import CombineFn, pvalue
-from apache_beam.internal import pickler
+from apache_beam import CombineFn
 from apache_beam.metrics.metric import MetricResults
-from apache_beam.pipeline import AppliedPTransform, PipelineVisitor, PTransformOverride
-from apache_beam.runners.common import DoFnContext, DoFnInvoker, DoFnSignature, _OutputHandler
-from apache_beam.runners.dask import transform_evaluator as te
+from apache_beam.pipeline import AppliedPTransform, PTransformOverride
 from apache_beam.runners.dask.dask_runner import DaskOptions, DaskRunner, DaskRunnerResult
 from apache_beam.runners.dask.overrides import dask_overrides
-from apache_beam.transforms.sideinputs import SideInputMap
 
-from pipeline.runners import progress, warn_if_beam_differs
+from pipeline.runners import warn_if_beam_differs
+from pipeline.runners.dask_plan import (
+    GroupByKeyPrimitive,
+    LiftedCombinePerKey,
+    Plan,
+    Planner,
+    cut,
+)
 
 _LOG = logging.getLogger(__name__)
-_EMPTY = object()
+# Shuffle buckets per worker thread: a few, so that a slow bucket does not hold a stage.
+BUCKETS_PER_THREAD = 2
+# Tasks of a Create (the input files) per worker thread at most: fewer than one file per task
+# when there are many, as every task and every output it hands on costs the scheduler.
+CREATE_TASKS_PER_THREAD = 8
 
 
 class _EmptyMetrics(MetricResults):
@@ -82,7 +89,10 @@ class _EmptyMetrics(MetricResults):
 
 @dataclasses.dataclass
 class C4DaskRunnerResult(DaskRunnerResult):
-    """``DaskRunnerResult`` whose ``metrics()`` answers instead of raising."""
+    """``DaskRunnerResult`` whose ``metrics()`` answers instead of raising, and which closes
+    the client (and the cluster the runner started) when the job ends."""
+
+    cluster: Any = None
 
     def metrics(self) -> MetricResults:
         return _EmptyMetrics()
@@ -94,17 +104,8 @@ class C4DaskRunnerResult(DaskRunnerResult):
             # The runner made this client; leaving it open makes the interpreter's exit noisy.
             if self._state != "RUNNING":
                 self.client.close()
-
-
-class _LiftedCombinePerKey(beam.PTransform):
-    """Stand-in primitive for ``CombinePerKey``, translated to dask's ``foldby``."""
-
-    def __init__(self, combine_fn: CombineFn) -> None:
-        super().__init__()
-        self.combine_fn = combine_fn
-
-    def expand(self, pcoll: beam.PCollection) -> beam.PCollection:
-        return beam.pvalue.PCollection.from_(pcoll)
+                if self.cluster is not None:
+                    self.cluster.close()
 
 
 class _CombinePerKeyOverride(PTransformOverride):
@@ -116,220 +117,160 @@ class _CombinePerKeyOverride(PTransformOverride):
         self, applied_ptransform: AppliedPTransform
     ) -> beam.PTransform:
         transform: Any = applied_ptransform.transform
-        fn = CombineFn.maybe_from_callable(transform.fn)
-        return _LiftedCombinePerKey(fn)
+        return LiftedCombinePerKey(CombineFn.maybe_from_callable(transform.fn))
 
 
-def _combine_bag(bag: Any, fn: CombineFn) -> Any:
-    """``CombinePerKey`` on a bag of ``(key, value)``, lifted as Dataflow lifts it.
+class _GroupByKeyOverride(PTransformOverride):
+    def matches(self, applied_ptransform: AppliedPTransform) -> bool:
+        return type(applied_ptransform.transform) is beam.GroupByKey
 
-    Each partition folds its values into one accumulator per key (bounded by the partition),
-    only ``(key, accumulator)`` pairs are shuffled, and each key merges its accumulators.
+    def get_replacement_transform_for_applied_ptransform(
+        self, applied_ptransform: AppliedPTransform
+    ) -> beam.PTransform:
+        return GroupByKeyPrimitive()
+
+
+def task_graph(
+    plan: Plan, values: dict[int, list[list[Any]]], token: str, workers: list[str]
+) -> tuple[Any, str]:
+    """The dask graph of ``plan`` (whose ``Create`` stages' values are ``values``, by stage):
+    one key per stage task, one per output a task hands on, and a last key that waits for every
+    task whose outputs no other task reads. Returns the graph (a HighLevelGraph, for its
+    per-key annotations) and that last key.
+
+    An output is a key of its own so that it is dropped when the stage that reads it is done,
+    not when the last reader of any output of its task is. A shuffle output is one key, not one
+    per bucket: each bucket's task takes its own list from it (every key costs the scheduler
+    ~1 ms; a key per bucket made a 38-file build ~1,000 keys, and so ~1,000 round trips).
+    Only the last key is asked for, so every other result is dropped as soon as what reads it
+    is done; a lost one (a worker died) is computed again from its inputs.
+
+    The task of bucket ``b`` of every shuffle prefers worker ``b`` mod len(``workers``): all
+    buckets read the same outputs, so left to dask's locality rule they all went to the worker
+    holding most of them, one after another, while the other idled. Only a preference
+    (``allow_other_workers``): a task whose worker died runs elsewhere.
     """
+    from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 
-    def partial(items: Iterable[Any]) -> list[tuple[Any, Any]]:
-        accs: dict[Any, Any] = {}
-        for item in items:
-            k, v = te.defenestrate(item)
-            acc = accs.get(k, _EMPTY)
-            accs[k] = fn.add_input(fn.create_accumulator() if acc is _EMPTY else acc, v)
-        return [(k, fn.compact(acc)) for k, acc in accs.items()]
+    from pipeline.runners import dask_exec, dask_worker
 
-    def merge(group: tuple[Any, list[tuple[Any, Any]]]) -> tuple[Any, Any]:
-        k, pairs = group
-        return k, fn.extract_output(fn.merge_accumulators([acc for _, acc in pairs]))
+    blob = dask_exec.dumps(plan)
+    graph: dict[Any, Any] = {}
+    read: set[Any] = set()
 
-    return bag.map_partitions(partial).groupby(_first).map(merge)
+    def task(stage: int, index: int) -> tuple[str, int]:
+        return (f"c4-s{stage}-{token}", index)
 
+    def output(stage: int, out: int, index: int) -> tuple[str, int]:
+        key = (f"c4-s{stage}o{out}-{token}", index)
+        if key not in graph:
+            graph[key] = (dask_worker.pick, task(stage, index), out)
+            read.add(task(stage, index))
+        return key
 
-def _first(item: tuple[Any, Any]) -> Any:
-    return item[0]
+    def outputs(reads: list[tuple[int, int]]) -> list[Any]:
+        return [output(s, o, j) for s, o in reads for j in range(plan.stages[s].tasks)]
 
-
-_THREAD_FNS = threading.local()
-
-
-def _thread_copy(fn: beam.DoFn) -> tuple[beam.DoFn, bool]:
-    """This thread's own copy of a ParDo's DoFn, and whether it was just made (needs setup).
-
-    Keyed by the DoFn object itself (weakly), not by label: two pipelines in one process may
-    share labels but not DoFns.
-    """
-    copies: weakref.WeakKeyDictionary[beam.DoFn, beam.DoFn] | None = getattr(
-        _THREAD_FNS, "copies", None
-    )
-    if copies is None:
-        copies = _THREAD_FNS.copies = weakref.WeakKeyDictionary()
-    copy = copies.get(fn)
-    if copy is not None:
-        return copy, False
-    copy = pickler.loads(pickler.dumps(fn))
-    copies[fn] = copy
-    return copy, True
-
-
-def _run_bundle(
-    items: Iterable[Any],
-    transform: beam.ParDo,
-    label: str,
-    window_fn: Any,
-    side_inputs: Any,
-    tagged: bool,
-) -> list[Any]:
-    """One dask partition as one Beam bundle, with receivers of its own; while it runs, the
-    worker reports ``label`` as running (``pipeline.runners.progress``)."""
-    with progress.running(label):
-        return _bundle(items, transform, label, window_fn, side_inputs, tagged)
-
-
-def _bundle(
-    items: Iterable[Any],
-    transform: beam.ParDo,
-    label: str,
-    window_fn: Any,
-    side_inputs: Any,
-    tagged: bool,
-) -> list[Any]:
-    args, kwargs = transform.raw_side_inputs
-    fn, fresh = _thread_copy(transform.fn)
-    receivers = te.OneReceiver()
-    handler = _OutputHandler(
-        window_fn=window_fn,
-        main_receivers=receivers[None],
-        tagged_receivers=receivers,
-        per_element_output_counter=None,
-        output_batch_converter=None,
-        process_yields_batches=False,
-        process_batch_yields_elements=False,
-    )
-    invoker = DoFnInvoker.create_invoker(
-        DoFnSignature(fn),
-        handler,
-        context=DoFnContext(label, state=None),
-        side_inputs=side_inputs,
-        input_args=list(args),
-        input_kwargs=kwargs,
-        user_state_context=None,
-        bundle_finalizer_param=beam.DoFn.BundleFinalizerParam(),
-    )
-    if fresh:
-        invoker.invoke_setup()
-    invoker.invoke_start_bundle()
-    for item in items:
-        invoker.invoke_process(item)
-    invoker.invoke_finish_bundle()
-    out = []
-    for v in receivers.values:
-        if isinstance(v, beam.pvalue.TaggedOutput):
-            out.append((v.tag, v.value.value) if tagged else v.value.value)
-        else:
-            out.append((None, v.value) if tagged else v.value)
-    return out
-
-
-def _select_tag(tag: Any) -> Any:
-    def keep(item: tuple[Any, Any]) -> bool:
-        return item[0] == tag
-
-    return keep
-
-
-def _second(item: tuple[Any, Any]) -> Any:
-    return item[1]
-
-
-@dataclasses.dataclass
-class _BagVisitor(PipelineVisitor):
-    """Beam primitives -> dask bags, one bag per PCollection (not per transform)."""
-
-    bag_kwargs: dict[str, Any]
-    bags: dict[Any, Any] = dataclasses.field(default_factory=dict)
-    consumed: set[int] = dataclasses.field(default_factory=set)
-
-    def _input_bags(self, node: AppliedPTransform) -> list[Any]:
-        out = []
-        for value in node.inputs:
-            if isinstance(value, pvalue.PBegin):
-                continue
-            self.consumed.add(id(value))
-            out.append(self.bags[id(value)])
-        return out
-
-    def _side_inputs(self, node: AppliedPTransform) -> list[Any] | None:
-        sides = list(node.side_inputs)
-        if not sides:
-            return None
-        out = []
-        for si in sides:
-            self.consumed.add(id(si.pvalue))
-            out.append(
-                SideInputMap(
-                    type(si),  # type: ignore[arg-type]
-                    si._view_options(),
-                    te.DaskBagWindowedIterator(self.bags[id(si.pvalue)], si._window_mapping_fn),
-                )
+    where: dict[Any, list[str]] = {}
+    for stage in plan.stages:
+        sides = [outputs(reads) for reads in stage.sides]
+        parts = outputs(stage.reads)
+        for i in range(stage.tasks):
+            mine = [parts[i]] if stage.kind == "union" else parts
+            created = dask_exec.dumps(values[stage.id][i]) if stage.id in values else None
+            graph[task(stage.id, i)] = (
+                dask_worker.run_task,
+                blob,
+                stage.id,
+                i,
+                mine,
+                sides,
+                created,
             )
-        return out
+            if stage.kind in ("group", "combine") and len(workers) > 1:
+                where[task(stage.id, i)] = [workers[i % len(workers)]]
+    last = [
+        task(stage.id, i)
+        for stage in plan.stages
+        for i in range(stage.tasks)
+        if task(stage.id, i) not in read
+    ]
+    final = f"c4-done-{token}"
+    graph[final] = (dask_worker.done, last)
+    annotations = {"workers": where.get, "allow_other_workers": lambda key: key in where or None}
+    layer = MaterializedLayer(graph, annotations=annotations)
+    return HighLevelGraph({f"c4-{token}": layer}, {f"c4-{token}": set()}), final
 
-    def visit_transform(self, node: AppliedPTransform) -> None:
-        transform = node.transform
-        inputs = self._input_bags(node)
-        side_inputs = self._side_inputs(node)
-        outputs = dict(node.outputs)
-        # Exact classes, as the stock translation table: ``_GroupAlsoByWindow`` subclasses ParDo
-        # but the bag GroupByKey already yields its result, so it must stay a no-op.
-        if type(transform) is beam.ParDo:
-            main = next(iter(node.main_inputs.values()))
-            window_fn = main.windowing.windowfn if hasattr(main, "windowing") else None
-            tagged = len(outputs) > 1
-            bag = (
-                inputs[0]
-                .map(te.get_windowed_value, window_fn)
-                .map_partitions(
-                    _run_bundle, transform, node.full_label, window_fn, side_inputs, tagged
-                )
-            )
-            for tag, pcoll in outputs.items():
-                self.bags[id(pcoll)] = bag.filter(_select_tag(tag)).map(_second) if tagged else bag
-            return
-        if type(transform) is _LiftedCombinePerKey:
-            bag = _combine_bag(inputs[0], transform.combine_fn)
-        else:
-            op_class: Any = te.TRANSLATIONS.get(transform.__class__, te.NoOp)
-            op = op_class(node, bag_kwargs=self.bag_kwargs)
-            if isinstance(op, te.Flatten):
-                bag = op.apply(inputs, side_inputs)
-            else:
-                bag = op.apply(inputs[0] if inputs else None, side_inputs)
-        for pcoll in outputs.values():
-            self.bags[id(pcoll)] = bag
 
-    def leaves(self) -> list[Any]:
-        """Bags of the PCollections nothing consumes: what must be computed."""
-        return [bag for key, bag in self.bags.items() if key not in self.consumed]
+def _threads(client: Any) -> int:
+    return sum(client.nthreads().values()) or 1
+
+
+def _names_a_cluster(dask_options: dict[str, Any]) -> bool:
+    return bool(dask_options.get("address") or dask_options.get("scheduler_file"))
 
 
 class C4DaskRunner(DaskRunner):
-    """DaskRunner with every branch computed, per-bundle receivers, tags and lifted combines."""
+    """Beam on dask.distributed as fused stages: every branch runs, one bundle per task with its
+    own receivers, tagged outputs apart, combines lifted, DoFns set up once per worker thread."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cluster: Any = None
+
+    def start_cluster(self, options: Any, modules: Sequence[str]) -> None:
+        """Start the local cluster the run will use now, its workers importing ``modules``,
+        unless ``options`` name a cluster: its worker processes start while this one builds the
+        graph (``c4 build`` calls this once its flags are checked)."""
+        from pipeline.runners import dask_worker
+
+        dask_options = options.view_as(DaskOptions).get_all_options(
+            drop_default=True, current_only=True
+        )
+        if self._cluster is None and not _names_a_cluster(dask_options):
+            self._cluster = dask_worker.take_early() or dask_worker.ClusterProcess(modules)
 
     def run_pipeline(self, pipeline: beam.Pipeline, options: Any) -> C4DaskRunnerResult:
-        import dask
         import dask.distributed as ddist
+
+        from pipeline.runners import dask_worker
 
         warn_if_beam_differs()
         dask_options = options.view_as(DaskOptions).get_all_options(
             drop_default=True, current_only=True
         )
         bag_kwargs = DaskOptions._extract_bag_kwargs(dask_options)
-        if not bag_kwargs:
-            # One element per partition: a Create here is the list of WET files, one bundle each
-            # (the stock default puts 128 files in one bundle, on one worker).
-            bag_kwargs["partition_size"] = 1
-        client = ddist.Client(**dask_options)
-        pipeline.replace_all([_CombinePerKeyOverride(), *dask_overrides()])
-        visitor = _BagVisitor(bag_kwargs)
-        pipeline.visit(visitor)
-        leaves = visitor.leaves()
-        _LOG.info("C4DaskRunner: computing %d leaf bags", len(leaves))
-        futures = client.compute(list(dask.optimize(*leaves)))
-        return C4DaskRunnerResult(client, futures)
+        npartitions = bag_kwargs.get("npartitions")
+        partition_size = bag_kwargs.get("partition_size")
+        pipeline.replace_all([_CombinePerKeyOverride(), _GroupByKeyOverride(), *dask_overrides()])
+        cluster = None
+        if _names_a_cluster(dask_options):
+            client = ddist.Client(**dask_options)
+        else:
+            cluster, self._cluster = self._cluster or dask_worker.take_early(), None
+            if cluster is None:
+                cluster = dask_worker.ClusterProcess(dask_worker.job_modules(pipeline))
+            client = ddist.Client(cluster.address(), **dask_options)
+            environ = dict(os.environ)
+            client.run_on_scheduler(dask_worker.adopt_environ, environ)
+            client.run(dask_worker.adopt_environ, environ)
+        threads = _threads(client)
+        buckets = npartitions or BUCKETS_PER_THREAD * threads
+        most = CREATE_TASKS_PER_THREAD * threads
+        planner = Planner(buckets, lambda values: cut(values, npartitions, partition_size, most))
+        pipeline.visit(planner)
+        plan = planner.plan()
+        values = {s.id: s.values for s in plan.stages if s.kind == "create"}
+        for stage in plan.stages:  # each task carries its own values, not the plan all of them
+            stage.values = []
+        graph, final = task_graph(plan, values, uuid.uuid4().hex[:12], sorted(client.nthreads()))
+        _LOG.debug(
+            "C4DaskRunner: %d stages, %d tasks (%d with the outputs they hand on), "
+            "%d shuffle buckets",
+            len(plan.stages),
+            sum(s.tasks for s in plan.stages),
+            len(graph.layers[next(iter(graph.layers))]) - 1,
+            buckets,
+        )
+        futures = client.get(graph, [final], sync=False)
+        return C4DaskRunnerResult(client, futures, cluster)

@@ -9,6 +9,7 @@ Private Beam APIs (docs/runners.md; ``pipeline.runners.PATCHED_BEAM_VERSION``):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from filters.spec import UsageError
@@ -21,7 +22,7 @@ def make_runner(name: str) -> Any:
     Raises:
         UsageError: Beam knows no runner of that name.
     """
-    if name in ("DaskRunner", "C4DaskRunner"):
+    if name in DASK_NAMES:
         from pipeline.runners.dask import C4DaskRunner
 
         return C4DaskRunner()
@@ -35,3 +36,50 @@ def make_runner(name: str) -> Any:
         return create_runner(name)
     except (ValueError, ImportError) as exc:
         raise UsageError(f"--runner: {exc}".splitlines()[0]) from None
+
+
+DASK_NAMES = ("DaskRunner", "C4DaskRunner")
+# A DaskRunner given one of these runs on that cluster, or prints help: nothing to start.
+_NO_LOCAL_CLUSTER = ("--dask_client_address", "--dask_scheduler_file", "-h", "--help")
+
+
+def start_workers_early(argv: Sequence[str], modules: Sequence[str]) -> None:
+    """First thing a command does: when ``argv`` asks for the DaskRunner with no cluster named,
+    start its local cluster (its workers importing ``modules``), which then starts while this
+    process imports Beam and builds the graph. A command that fails before its run closes it
+    (``stop_early_workers``)."""
+    from pipeline.runners import startup
+
+    if _runner_flag(argv) not in DASK_NAMES:
+        return
+    if any(arg.split("=", 1)[0] in _NO_LOCAL_CLUSTER for arg in argv):
+        return
+    from pipeline.runners import dask_worker
+
+    dask_worker.start_early(modules, startup.declined_during_import(argv))
+
+
+def _runner_flag(argv: Sequence[str]) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg == "--runner" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--runner="):
+            return arg.partition("=")[2]
+    return None
+
+
+def stop_early_workers() -> None:
+    """Close the cluster ``start_workers_early`` started if no run took it."""
+    import sys
+
+    worker = sys.modules.get("pipeline.runners.dask_worker")
+    if worker is not None:
+        worker.discard_early()
+
+
+def start_workers(runner: Any, options: Any, modules: Sequence[str]) -> None:
+    """Have ``runner`` start its workers now, importing ``modules``, when it can (the DaskRunner
+    without a cluster named: its LocalCluster starts while the graph is built)."""
+    start = getattr(runner, "start_cluster", None)
+    if start is not None:
+        start(options, modules)

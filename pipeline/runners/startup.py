@@ -51,11 +51,13 @@ Private Beam APIs (docs/runners.md; ``pipeline.runners.PATCHED_BEAM_VERSION``):
 - ``apache_beam.io.mongodbio``: its logger, quieted while Beam is imported without bson;
 - ``apache_beam.io.gcp.gcsfilesystem``, imported to register ``gs://`` after all: Beam finds its
   filesystems among the subclasses of ``FileSystem``;
-- ``apache_beam.utils.retry.HttpError`` and ``GoogleAPICallError``: imported by Beam inside
+- ``apache_beam.utils.retry.HttpError`` and ``apache_beam.utils.retry.GoogleAPICallError``:
+  imported by Beam inside
   ``try``/``except ImportError`` (``None`` without apitools), set when ``gs://`` is registered;
 - ``apache_beam.internal.pickler`` and ``apache_beam.internal.cloudpickle_pickler``: import dill
   and absl inside ``try``/``except ImportError``;
-- ``apache_beam.typehints.typehints.is_subhint`` and ``BeartypeDoorException``: the two names
+- ``apache_beam.typehints.typehints.is_subhint`` and
+  ``apache_beam.typehints.typehints.BeartypeDoorException``: the two names
   Beam imports from beartype, stand-ins replaced by beartype's own at the first call;
 - ``apache_beam.transforms.userstate.get_dofn_specs``, replaced by a cached wrapper: Beam's
   ``userstate.is_stateful_dofn`` and the rest call it through the module.

@@ -156,3 +156,48 @@ def test_stock_dask_runner_still_has_the_defects(scheduler: str, tmp_path: Path)
     if not seen["metrics"]:
         broken.append("metrics raise")
     assert broken, "Beam's DaskRunner fixed these; pipeline/runners/dask.py may be retired"
+
+
+def _with_sides(x: int, factor: int, names: dict[int, str], evens: list[int]) -> tuple:
+    return (x * factor, names.get(x, "?"), len(evens))
+
+
+def test_side_inputs_flattens_and_groups_as_beam_has_them(scheduler: str, tmp_path: Path) -> None:
+    """What a fused-stage runner must not get wrong: side inputs (a singleton, a dict, a list)
+    wait for the whole of their collection; a collection flattened with itself counts twice;
+    one DoFn applied to a flatten of two branches runs once per element, its per-bundle state
+    apart; a GroupByKey and a lifted combine see every value of a key."""
+    p = beam.Pipeline(runner=C4DaskRunner(), options=_options(scheduler))
+    nums = p | "Nums" >> beam.Create(list(range(10)))
+    factor = p | "Factor" >> beam.Create([3])
+    names = p | "Names" >> beam.Create([(i, f"n{i}") for i in range(5)])
+    evens = nums | "Evens" >> beam.Filter(lambda x: x % 2 == 0)
+    sided = nums | "Sides" >> beam.Map(
+        _with_sides,
+        beam.pvalue.AsSingleton(factor),
+        beam.pvalue.AsDict(names),
+        beam.pvalue.AsList(evens),
+    )
+    assert_that(sided, dump_to(tmp_path / "sided.pkl"), label="Sided")
+    twice = (nums, nums) | "Twice" >> beam.Flatten()
+    assert_that(twice, dump_to(tmp_path / "twice.pkl"), label="TwiceOut")
+    odds = nums | "Odds" >> beam.Filter(lambda x: x % 2 == 1)
+    counted = (evens, odds) | "Both" >> beam.Flatten() | "Count" >> beam.ParDo(_BundleCountFn())
+    assert_that(counted, dump_to(tmp_path / "counted.pkl"), label="Counted")
+    keyed = twice | "Key" >> beam.Map(lambda x: (x % 3, x))
+    grouped = keyed | "Group" >> beam.GroupByKey() | beam.MapTuple(lambda k, vs: (k, sorted(vs)))
+    assert_that(grouped, dump_to(tmp_path / "grouped.pkl"), label="Grouped")
+    summed = keyed | "Sum" >> beam.CombinePerKey(sum)
+    assert_that(summed, dump_to(tmp_path / "summed.pkl"), label="Summed")
+    p.run().wait_until_finish()
+
+    assert sorted(_load(tmp_path / "sided.pkl")) == [
+        (3 * x, f"n{x}" if x < 5 else "?", 5) for x in range(10)
+    ]
+    assert sorted(_load(tmp_path / "twice.pkl")) == sorted(list(range(10)) * 2)
+    counted_out = _load(tmp_path / "counted.pkl")
+    assert sorted(x for x in counted_out if isinstance(x, int)) == list(range(10))
+    assert sum(s["seen"] for s in counted_out if isinstance(s, dict)) == 10
+    twice_by_key = {k: sorted([x for x in range(10) if x % 3 == k] * 2) for k in range(3)}
+    assert sorted(_load(tmp_path / "grouped.pkl")) == sorted(twice_by_key.items())
+    assert sorted(_load(tmp_path / "summed.pkl")) == [(k, sum(v)) for k, v in twice_by_key.items()]

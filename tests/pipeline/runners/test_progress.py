@@ -31,6 +31,7 @@ def channel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     directory.mkdir()
     monkeypatch.setenv(progress.ENV_DIR, str(directory))
     monkeypatch.setattr(progress, "WRITE_EVERY_S", 0.0)
+    progress.note_stages(0)  # a DirectRunner run earlier in this process left its stages noted
     return directory
 
 
