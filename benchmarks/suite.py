@@ -9,6 +9,8 @@ Runs, in order, each checked identical to the reference before its figures count
    ``mask_throughput.py``: span corruption, ours against T5's TensorFlow code;
 3. ``end_to_end.py``: whole-process ``c4 build`` against the reference's Beam pipeline at three
    input sizes (CPU, peak memory, linear fit) and 2 DirectRunner workers against 1;
+   ``resume.py``: ``c4 build --resumable``'s overhead, and its reruns after kills at 30, 60 and
+   90 %;
 4. ``plots.py``: PNGs of the above next to the JSON; ``report.py``: the Markdown table
    (``summary.md``) that docs/benchmarks.md quotes; ``rates.py``: ``c4 estimate``'s packaged
    rates (``pipeline/cloud/data/rates.json``), after a full run into ``benchmarks/results``.
@@ -38,12 +40,13 @@ from benchmarks import (  # noqa: E402
     plots,
     rates,
     report,
+    resume,
 )
 
 FULL = {
     "clean": ["--corpus_mb", "20", "--reps", "5"],
     "parse": ["--corpus_mb", "20", "--reps", "5"],
-    "mask": ["--reps", "5", "--passes", "3"],
+    "mask": ["--reps", "5"],
     "e2e": [
         "--sizes",
         "10",
@@ -56,12 +59,14 @@ FULL = {
         "--halves_reps",
         "1",
     ],
+    "resume": ["--mb", "520", "--files", "8", "--reps", "3"],
 }
 QUICK = {
     "clean": ["--corpus_mb", "0.5", "--reps", "1", "--seed", "1"],
     "parse": ["--corpus_mb", "0.5", "--reps", "1", "--seed", "1"],
-    "mask": ["--reps", "1", "--passes", "1"],
+    "mask": ["--reps", "1", "--min_cpu_seconds", "0"],
     "e2e": ["--sizes", "0.3", "0.6", "--reps", "1", "--workers_mb", "0.3", "--seed", "1"],
+    "resume": ["--mb", "1", "--files", "2", "--reps", "1"],
 }
 
 
@@ -81,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parse_baseline.main([*plan["parse"], "--output", str(results / "parse_baseline.json")])
     mask_throughput.main([*plan["mask"], "--output", str(results / "mask_throughput.json")])
     end_to_end.main([*plan["e2e"], "--output", str(results / "end_to_end.json")])
+    resume.main([*plan["resume"], "--results", str(results)])
     for png in plots.plot_all(results):
         print(f"plot -> {png}")
     (results / "summary.md").write_text(report.render(results))

@@ -21,7 +21,7 @@ transform: DaskRunner computes only the last transform of a graph. Then the repo
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 
@@ -41,7 +41,14 @@ from pipeline.transforms.length import FilterLength
 from pipeline.transforms.paragraph import FilterParagraphs
 from pipeline.transforms.read import ReadWet
 from pipeline.transforms.realnews import FilterRealnews
-from pipeline.transforms.resume import Replay, Spill, file_key, finished_spills
+from pipeline.transforms.resume import (
+    JoinPlan,
+    Replay,
+    Spill,
+    file_key,
+    finished_spills,
+    plan_join,
+)
 from pipeline.transforms.resume import of_config as resume_of
 from pipeline.transforms.split import SplitByUrl
 from pipeline.transforms.url_dedup import DedupUrls
@@ -84,7 +91,7 @@ def stage_labels(config: BuildConfig) -> list[str]:
     return labels
 
 
-def _stage(config: BuildConfig, label: str) -> beam.PTransform:
+def _stage(config: BuildConfig, label: str, join: JoinPlan | None = None) -> beam.PTransform:
     rules = config.rules
     return {
         "FilterLength": FilterLength,
@@ -97,6 +104,7 @@ def _stage(config: BuildConfig, label: str) -> beam.PTransform:
             vote_buckets(len(config.inputs)),
             config.record_drops,
             resume_of(config),
+            join,
         ),
         "FilterLanguage": lambda: FilterLanguage(
             rules,
@@ -124,20 +132,34 @@ def apply_stages(root: beam.Pipeline, config: BuildConfig, report: bool) -> Appl
     blocklist = Request(frozenset(config.blocklist_urls), frozenset(config.blocklist_domains))
     fetch = _fetch_policy(config)
     resume = resume_of(config)
-    spilled = finished_spills(resume) if resume else {}
-    fresh = tuple(f for f in config.inputs if file_key(f.path) not in spilled)
+    keys = {f.path: file_key(f.path) for f in config.inputs} if resume else {}
+    join = None  # --resumable: line dedup's join is kept, and a rerun past it starts there
+    if resume and rules.dedupe:
+        join = plan_join(resume, vote_buckets(len(config.inputs)), keys.values())
+    restored = join is not None and join.complete
+    spilled = finished_spills(resume, keys.values()) if resume and not restored else {}
+    fresh = tuple(f for f in config.inputs if keys.get(f.path) not in spilled)
     forget = config.forget.block if config.forget else None  # DIR's ledger (build_ledger.py)
-    stream = root | "ReadWet" >> ReadWet(
-        fresh, rules, blocklist, fetch, mark_files=bool(resume), forget=forget
-    )
+    stream: Any = root  # a PCollection once read; a tuple to the kept join
+    if not restored:
+        stream = root | "ReadWet" >> ReadWet(
+            fresh, rules, blocklist, fetch, mark_files=bool(resume), forget=forget
+        )
     # Shuffle stages hand back what they passed by separately: merging it into their output
     # would make the runner copy every page to build the merged collection.
-    side = []
-    for label in stage_labels(config)[1:-1]:
+    side: list[beam.PCollection] = []
+    labels = stage_labels(config)[1:-1]
+    if restored:  # the kept join holds all that came before it: none of that runs
+        labels = labels[labels.index("DedupText") :]
+    for label in labels:
+        if join is not None and label == "DedupText":  # what crosses the join is kept with it
+            stream, side = (stream if restored else (stream, *side)), []
         if resume and label == "DedupUrls":  # the per-file stages are done: spill, replay
-            replayed = root | "Replay" >> Replay(spilled.values())
-            stream = (stream | "Spill" >> Spill(resume), replayed) | "Resumed" >> beam.Flatten()
-        out = stream | label >> _stage(config, label)
+            stream = stream | "Spill" >> Spill(resume)
+            if spilled:  # a Flatten has the runner copy every page into it: only to replay
+                replayed = root | "Replay" >> Replay(spilled.values())
+                stream = (stream, replayed) | "Resumed" >> beam.Flatten()
+        out = stream | label >> _stage(config, label, join)
         if isinstance(out, tuple):
             stream, passed_by = out
             side.append(passed_by)

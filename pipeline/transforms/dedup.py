@@ -64,7 +64,7 @@ from pipeline.transforms.drops import (
     window_detail,
 )
 from pipeline.transforms.packing import pack, unpack
-from pipeline.transforms.resume import CachedSentences, DecisionCache
+from pipeline.transforms.resume import CachedSentences, DecisionCache, JoinPlan, KeptJoin
 
 # Votes a bundle collects before it merges and ships them (44 bytes each as rows).
 FLUSH_VOTES = 200_000
@@ -269,7 +269,13 @@ class DedupText(beam.PTransform):
     it passed by or counted elsewhere (dead letters, counters), kept apart from the pages.
 
     ``record_drops``: dropped pages leave ``DropRecord``\\ s, and the side carries a
-    ``DropCredit`` per page that lost keys to others (module docstring)."""
+    ``DropCredit`` per page that lost keys to others (module docstring).
+
+    ``join`` (``c4 build --resumable``): the join is kept (``pipeline.transforms.resume.KeptJoin``)
+    with everything else that crosses it (the side, and the items ``(stream, passed_by)`` hands
+    over: what ``DedupUrls`` passed by); with a complete plan the input is PBegin, and only what
+    follows the join runs.
+    """
 
     def __init__(
         self,
@@ -277,14 +283,23 @@ class DedupText(beam.PTransform):
         buckets: int = BUCKETS_PER_FILE,
         record_drops: bool = False,
         resume_dir: str | None = None,
+        join: JoinPlan | None = None,
     ) -> None:
         super().__init__()
         self._rules = rules
         self._buckets = buckets
         self._record_drops = record_drops
         self._resume_dir = resume_dir
+        self._join = join
 
-    def expand(self, stream: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
+    def expand(self, stream: Any) -> tuple[beam.PCollection, beam.PCollection]:
+        join = self._join
+        if join is not None and join.complete:  # everything up to the join was kept: read it
+            return self._after_join(*self._kept_parts(stream | "JoinKept" >> KeptJoin(join)))
+        passed_by: tuple[beam.PCollection, ...] = ()
+        if isinstance(stream, tuple):
+            stream, *rest_of = stream
+            passed_by = tuple(rest_of)
         rules = self._rules
         pages, rest = stream | "SplitPages" >> SplitPages()
         merged = (
@@ -296,24 +311,58 @@ class DedupText(beam.PTransform):
         kept = winners | "KeptPairs" >> beam.Filter(_is_pair)
         key_counters = winners | "KeyCounters" >> beam.Filter(is_counters)
         keyed = pages | "KeyByPageBucket" >> beam.Map(_by_page_bucket(rules, self._buckets))
-        apply = _ApplyFn(rules, self._buckets)
+        if join is None:
+            grouped = {"page": keyed, "kept": kept} | "JoinKept" >> beam.CoGroupByKey()
+            votes = None
+            if self._record_drops:
+                votes = merged | "DuplicatedKeys" >> beam.FlatMap(_duplicated)
+            return self._after_join(grouped, (key_counters, rest), votes)
+        side = (key_counters, rest, *passed_by) | "ToKeep" >> beam.Flatten()
+        tagged = {"page": keyed, "kept": kept, KeptJoin.SIDE: side}
+        if self._record_drops:
+            tagged["votes"] = merged | "DuplicatedKeys" >> beam.FlatMap(_duplicated)
+        return self._after_join(*self._kept_parts(tagged | "JoinKept" >> KeptJoin(join)))
+
+    def _kept_parts(
+        self, grouped: beam.PCollection
+    ) -> tuple[beam.PCollection, tuple[beam.PCollection, ...], beam.PCollection | None]:
+        """A kept join's groups -> ``_after_join``'s arguments: the groups, the side they carry
+        and, with ``record_drops``, the duplicated keys' tables."""
+        side = grouped | "KeptSide" >> beam.FlatMap(_side_of)
+        if not self._record_drops:
+            return grouped, (side,), None
+        return grouped, (side,), grouped | "KeptVotes" >> beam.FlatMap(_votes_of)
+
+    def _after_join(
+        self,
+        grouped: beam.PCollection,
+        side: tuple[beam.PCollection, ...],
+        votes: beam.PCollection | None,
+    ) -> tuple[beam.PCollection, beam.PCollection]:
+        """The join's groups -> the pages without their lost keys, and the side (``side``, and
+        with ``record_drops`` the credits, from ``votes``: the duplicated keys' tables)."""
+        apply = _ApplyFn(self._rules, self._buckets)
         apply.record_drops = self._record_drops
         apply.resume_dir = self._resume_dir
-        out = (
-            {"page": keyed, "kept": kept}
-            | "JoinKept" >> beam.CoGroupByKey()
-            | "RemoveLost" >> beam.ParDo(apply)
-        )
+        out = grouped | "RemoveLost" >> beam.ParDo(apply)
         if not self._record_drops:
-            return out, (key_counters, rest) | "Side" >> beam.Flatten()
+            return out, side | "Side" >> beam.Flatten()
         asks = out | "LostKeys" >> beam.Filter(is_lost_keys)
         credits = (
             {
-                "votes": merged | "DuplicatedKeys" >> beam.FlatMap(_duplicated),
+                "votes": votes,
                 "asks": asks | "KeyByVoteBucket" >> beam.Map(lambda ask: (ask.bucket, ask)),
             }
             | "JoinLost" >> beam.CoGroupByKey()
             | "Credit" >> beam.ParDo(_CreditFn())
         )
         out = out | "Pages" >> beam.Filter(is_not_lost_keys)
-        return out, (key_counters, rest, credits) | "Side" >> beam.Flatten()
+        return out, (*side, credits) | "Side" >> beam.Flatten()
+
+
+def _side_of(group: tuple[int, dict[str, list[Any]]]) -> list[Any]:
+    return group[1][KeptJoin.SIDE]
+
+
+def _votes_of(group: tuple[int, dict[str, list[Any]]]) -> Iterator[tuple[int, bytes]]:
+    return ((group[0], table) for table in group[1].get("votes", ()))

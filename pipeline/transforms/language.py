@@ -11,6 +11,7 @@ from typing import Any
 from filters.language import (
     ENGLISH_FILTER_NAMESPACE,
     MC4_LANGUAGE_FILTER_NAMESPACE,
+    LangResult,
     detect_english,
     detect_mc4_language,
     make_detector,
@@ -76,12 +77,18 @@ class _LanguageFn(PageStageFn):
     def decide(self, page: Page) -> tuple[Page | None, Counters]:
         if self._cache is None:
             result = self._detect(page.text)
-        else:
+        else:  # c4 build --resumable: kept with what --record_drops reports of the prediction
             key = text_key(page.text)
-            result = self._cache.get(key)
-            if result is None:
+            kept = self._cache.get(key)
+            if kept is None:
                 result = self._detect(page.text)
-                self._cache.put(key, result)
+                heard = getattr(self._detector, "last", None)
+                # A plain tuple: pickled in C, a NamedTuple through Python calls.
+                self._cache.put(key, (*result, heard[1:] if heard is not None else None))
+            else:
+                result, heard = LangResult(*kept[:4]), kept[4]
+                if isinstance(self._detector, _Heard):
+                    self._detector.last = (page.text, *heard) if heard is not None else None
         self._result = result  # for drop_records
         counters = prefixed(self.stage, result.counters)
         if self.report is not None:  # the language detected, before the filter decides

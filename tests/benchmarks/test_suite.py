@@ -31,5 +31,7 @@ def test_quick_suite_writes_results_and_plots(tmp_path: Path) -> None:
     halves = e2e["workers"]["independent_halves"]
     assert halves["runs"] and all(r["sequential"] > 0 < r["concurrent"] for r in halves["runs"])
     assert json.loads((tmp_path / "mask_throughput.json").read_text())["segments"] > 0
+    resumed = json.loads((tmp_path / "resume.json").read_text())["resumed"]
+    assert set(resumed) == {"30%", "60%", "90%"} and all(r["identical"] for r in resumed.values())
     for png in ("stages.png", "end_to_end.png"):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,26 +1,47 @@
 """``c4 build --resumable`` (issue 18.6): a killed build, run again, reuses its finished work and
-ends byte-identical to an uninterrupted one."""
+ends byte-identical to an uninterrupted one.
+
+What a rerun can reuse: per input file, the per-file stages' output (``bundle-*`` spills), the
+language and punkt answers, and once line dedup's join is reached, the join itself with all
+that crosses it (``join/<inputs>/<attempt>/<bucket>-<size>-<crc>.pkl``, one group a bucket).
+Each test proves what was reused by taking the alternative away: the input files are spoiled
+(same size and mtime, zeros inside), or the spills are deleted.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import pickle
 import shutil
 import signal
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
 
+from pipeline.transforms.resume import (
+    JOIN,
+    SPILL_BATCH,
+    FileDone,
+    _SpillFn,
+    file_key,
+    finished_spills,
+    plan_join,
+    read_group,
+    read_spill,
+)
 from tests.conftest import WET_DIR, output_tree
-
-pytestmark = pytest.mark.slow
 
 C4 = [sys.executable, "-m", "pipeline.cli"]
 INPUTS = [
     WET_DIR / "CC-MAIN-2026-12.excerpt-262.warc.wet.gz",
     WET_DIR / "CC-MAIN-2016-50.excerpt-25.warc.wet.gz",
 ]
+# Page buckets of a build over two files (pipeline.transforms.dedup.vote_buckets).
+BUCKETS = 16
 
 
 def run(args: list[str], kill_at: int = 0, log: Path | None = None) -> int:
@@ -28,6 +49,8 @@ def run(args: list[str], kill_at: int = 0, log: Path | None = None) -> int:
     if log is not None:
         env.update(C4_FAULT_LOG=str(log), C4_FAULT_KILL_AT=str(kill_at))
     proc = subprocess.run([*C4, *args], env=env, capture_output=True, start_new_session=True)
+    if proc.returncode > 0:  # shown if the test fails
+        print(proc.stderr.decode(errors="replace")[-3000:])
     return proc.returncode
 
 
@@ -47,33 +70,262 @@ def spoil_keeping_identity(path: Path) -> None:
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
-@pytest.mark.parametrize("runner", [[], ["--runner", "DaskRunner"]], ids=["direct", "dask"])
-def test_a_killed_resumable_build_reuses_its_work(tmp_path: Path, runner: list[str]) -> None:
-    inputs = []
+def copies(tmp_path: Path) -> list[str]:
+    """The inputs, copied where a test may spoil them."""
+    (tmp_path / "in").mkdir()
     for source in INPUTS:
-        shutil.copy2(source, tmp_path / source.name)
-        inputs.append(str(tmp_path / source.name))
-    plain = tmp_path / "plain"
-    assert run(["build", "--input", *inputs, "--output", str(plain), "--mask"]) == 0
+        shutil.copy2(source, tmp_path / "in" / source.name)
+    return [str(tmp_path / "in" / source.name) for source in INPUTS]
+
+
+def groups(out: Path) -> list[Path]:
+    """The kept join's group files, every attempt."""
+    return sorted(out.glob(f".c4/resume/*/{JOIN}/*/*/*.pkl"))
+
+
+@pytest.fixture(scope="module")
+def writes(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """Every file a ``--resumable --mask`` build writes, in order (its fault log)."""
+    tmp = tmp_path_factory.mktemp("count")
+    log = tmp / "log"
+    args = ["build", "--input", *map(str, INPUTS), "--output", str(tmp / "out")]
+    assert run([*args, "--mask", "--resumable"], log=log) == 0
+    return log.read_text().splitlines()
+
+
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """What an uninterrupted build without the flag writes."""
+    out = tmp_path_factory.mktemp("plain") / "out"
+    assert run(["build", "--input", *map(str, INPUTS), "--output", str(out), "--mask"]) == 0
+    return data(out)
+
+
+def first(writes: list[str], part: str) -> int:
+    """The 1-based index of the first write whose path has ``part``."""
+    return next(i for i, path in enumerate(writes, 1) if part in path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("runner", [[], ["--runner", "DaskRunner"]], ids=["direct", "dask"])
+def test_a_rerun_past_the_join_starts_from_it(
+    tmp_path: Path, runner: list[str], writes: list[str], plain: dict[str, bytes]
+) -> None:
+    inputs = copies(tmp_path)
     out = tmp_path / "out"
     args = ["build", "--input", *inputs, "--output", str(out), "--mask", "--resumable", *runner]
-    # Killed at its first shard write: every per-file stage and the language decisions done.
-    log = tmp_path / "log"
-    counting = ["build", "--input", *inputs, "--output", str(tmp_path / "count"), "--resumable"]
-    assert run([*counting, "--mask"], log=log) == 0
-    first_shard = next(i for i, w in enumerate(log.read_text().splitlines(), 1) if "tfrecord" in w)
-    assert run(args, kill_at=first_shard, log=tmp_path / "kill.log") == -signal.SIGKILL
+    # Killed at its first shard write: the join is kept, the language decisions made.
+    at = first(writes, "tfrecord")
+    assert run(args, kill_at=at, log=tmp_path / "kill.log") == -signal.SIGKILL
     resume = next((out / ".c4/resume").iterdir())
     assert len(list(resume.glob("bundle-*.files.json"))) == len(inputs)  # one spill a file
     assert list(resume.glob("language/*.pkl")) and list(resume.glob("sentences/*.pkl"))
+    assert len(groups(out)) == BUCKETS
     assert not (out / "stats.json").exists()  # nothing committed
-    for path in inputs:  # proof of reuse: the files themselves can no longer be read
+    # Proof that the join is what the rerun reads: neither the files nor their spills remain.
+    for path in inputs:
         spoil_keeping_identity(Path(path))
+    for spill in resume.glob("bundle-*"):
+        spill.unlink()
     assert run(args) == 0
-    assert data(out) == data(plain)
+    assert data(out) == plain
     assert not (out / ".c4/resume").exists()  # done: nothing kept
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "runner",
+    [[], ["--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]],
+    ids=["direct", "two_workers"],
+)
+def test_a_kill_while_the_join_is_kept_reuses_the_spills(
+    tmp_path: Path, runner: list[str], writes: list[str], plain: dict[str, bytes]
+) -> None:
+    inputs = copies(tmp_path)
+    out = tmp_path / "out"
+    args = ["build", "--input", *inputs, "--output", str(out), "--mask", "--resumable", *runner]
+    # Killed before the join's 9th group is written: an attempt with 8 of 16 groups.
+    at = first(writes, f"/{JOIN}/") + BUCKETS // 2
+    assert run(args, kill_at=at, log=tmp_path / "kill.log") == -signal.SIGKILL
+    assert 0 < len(groups(out)) < BUCKETS
+    for path in inputs:  # the per-file spills must serve: the files can no longer be read
+        spoil_keeping_identity(Path(path))
+    assert run(args) == 0
+    assert data(out) == plain
+
+
+@pytest.mark.slow
+def test_a_rerun_past_the_join_records_the_same_drops(tmp_path: Path) -> None:
+    """With ``--record_drops`` the kept join also carries the duplicated keys' votes, which the
+    credits of the pages line dedup dropped are computed from."""
+    inputs = copies(tmp_path)
+    drops = ["--record_drops"]
+    plain = tmp_path / "plain"
+    assert run(["build", "--input", *inputs, "--output", str(plain), *drops]) == 0
+    out = tmp_path / "out"
+    args = ["build", "--input", *inputs, "--output", str(out), "--resumable", *drops]
+    log = tmp_path / "count.log"
+    count = ["build", "--input", *inputs, "--output", str(tmp_path / "count"), "--resumable"]
+    assert run([*count, *drops], log=log) == 0
+    at = first(log.read_text().splitlines(), "tfrecord")
+    assert run(args, kill_at=at, log=tmp_path / "kill.log") == -signal.SIGKILL
+    assert len(groups(out)) == BUCKETS
+    for path in inputs:
+        spoil_keeping_identity(Path(path))
+    assert run(args) == 0
+    assert data(out) == data(plain)
+    assert any(rel.startswith("drops/") for rel in data(out))
+
+
+@pytest.mark.slow
+def test_a_torn_group_is_ignored(
+    tmp_path: Path, writes: list[str], plain: dict[str, bytes]
+) -> None:
+    inputs = copies(tmp_path)
+    out = tmp_path / "out"
+    args = ["build", "--input", *inputs, "--output", str(out), "--mask", "--resumable"]
+    at = first(writes, "tfrecord")
+    assert run(args, kill_at=at, log=tmp_path / "kill.log") == -signal.SIGKILL
+    kept = groups(out)
+    assert len(kept) == BUCKETS
+    # A group cut short under its final name (a machine that lost a write), and a temporary
+    # file a kill left between writing a group and renaming it.
+    torn = kept[3]
+    torn.write_bytes(torn.read_bytes()[:-10])
+    (torn.parent / f"{kept[4].name}.tmp-0123").write_bytes(b"\0" * 10)
+    # Read, the torn group would fail the run (its size and crc are checked): the rerun must
+    # compute the join again, from the spills.
+    assert run(args) == 0
+    assert data(out) == plain
+
+
+@pytest.mark.slow
+def test_a_kept_join_serves_only_the_inputs_it_was_made_of(tmp_path: Path) -> None:
+    """A changed configuration has another resume directory; an input file replaced in place
+    (another size or mtime) another join directory: the kept join of the first is not used."""
+    one, other = INPUTS
+    (tmp_path / "in").mkdir()
+    path = tmp_path / "in" / "input.warc.wet.gz"
+    shutil.copy2(one, path)
+    out = tmp_path / "out"
+    args = ["build", "--input", str(path), "--output", str(out), "--resumable"]
+    writes = tmp_path / "count.log"
+    count = ["build", "--input", str(path), "--output", str(tmp_path / "c"), "--resumable"]
+    assert run(count, log=writes) == 0
+    at = first(writes.read_text().splitlines(), "tfrecord")
+    assert run(args, kill_at=at, log=tmp_path / "kill.log") == -signal.SIGKILL
+    assert groups(out)  # the join of ``one`` is kept
+    # Another configuration (``--record_drops``: its join carries the duplicated keys' votes too)
+    # over the same DIR: its own resume directory, the same bytes as without.
+    drops = ["--record_drops"]
+    assert run(["build", "--input", str(path), "--output", str(tmp_path / "pd"), *drops]) == 0
+    assert run([*args, *drops]) == 0
+    assert data(out) == data(tmp_path / "pd")
+    # The input replaced in place by another file: what is kept of ``one`` must not serve.
+    shutil.copy2(other, path)
+    assert run(["build", "--input", str(path), "--output", str(tmp_path / "p")]) == 0
+    assert run(args) == 0
+    assert data(out) == data(tmp_path / "p")
+
+
+# --- the plan, without a build ----------------------------------------------------------------
+
+
+def keep(directory: str, attempt: str, bucket: int, value: object) -> Path:
+    """A group file as ``KeptJoin`` writes it."""
+    data = pickle.dumps((bucket, {"page": [value]}))
+    path = Path(directory, attempt, f"{bucket:07d}-{len(data)}-{zlib.crc32(data):08x}.pkl")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def test_the_plan_reads_only_a_complete_attempt(tmp_path: Path) -> None:
+    inputs = [file_key(str(p)) for p in INPUTS]
+    new = plan_join(str(tmp_path), 3, inputs)
+    assert not new.complete
+    for bucket in range(3):
+        keep(new.directory, new.attempt, bucket, bucket)
+    plan = plan_join(str(tmp_path), 3, inputs)
+    assert plan.complete and plan.attempt == new.attempt and len(plan.groups) == 3
+    assert [next(read_group(g)) for g in plan.groups] == [(b, {"page": [b]}) for b in range(3)]
+    # Another list of inputs: another directory, nothing to read.
+    assert not plan_join(str(tmp_path), 3, inputs[:1]).complete
+
+
+def test_an_incomplete_attempt_is_replaced(tmp_path: Path) -> None:
+    inputs = [file_key(str(p)) for p in INPUTS]
+    first_plan = plan_join(str(tmp_path), 3, inputs)
+    keep(first_plan.directory, first_plan.attempt, 0, "a")
+    keep(first_plan.directory, first_plan.attempt, 1, "b")
+    plan = plan_join(str(tmp_path), 3, inputs)
+    assert not plan.complete and plan.attempt != first_plan.attempt
+    assert not Path(first_plan.directory).exists()  # never mixed with the next attempt's
+
+
+def test_a_torn_or_damaged_group_is_not_read(tmp_path: Path) -> None:
+    inputs = [file_key(str(p)) for p in INPUTS]
+    new = plan_join(str(tmp_path), 2, inputs)
+    keep(new.directory, new.attempt, 0, "a")
+    torn = keep(new.directory, new.attempt, 1, "b")
+    torn.write_bytes(torn.read_bytes()[:-1])  # shorter than its name says: not whole
+    assert not plan_join(str(tmp_path), 2, inputs).complete
+    new = plan_join(str(tmp_path), 2, inputs)
+    keep(new.directory, new.attempt, 0, "a")
+    damaged = keep(new.directory, new.attempt, 1, "b")
+    data = bytearray(damaged.read_bytes())
+    data[-2] ^= 0xFF  # same size, another crc: found when read
+    damaged.write_bytes(bytes(data))
+    plan = plan_join(str(tmp_path), 2, inputs)
+    assert plan.complete
+    with pytest.raises(ValueError, match="damaged checkpoint"):
+        next(read_group(plan.groups[1]))
+
+
+def test_an_attempt_with_two_files_of_a_bucket_is_not_read(tmp_path: Path) -> None:
+    """A runner that computed the join twice wrote some buckets twice, their side items
+    spread otherwise: neither copy can be trusted to go with the other buckets' files."""
+    inputs = [file_key(str(p)) for p in INPUTS]
+    new = plan_join(str(tmp_path), 2, inputs)
+    keep(new.directory, new.attempt, 0, "a")
+    keep(new.directory, new.attempt, 1, "b")
+    keep(new.directory, new.attempt, 1, "b, spread otherwise")
+    assert not plan_join(str(tmp_path), 2, inputs).complete
+
+
+def test_the_inputs_key_follows_a_file_replaced_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "a.warc.wet.gz"
+    shutil.copy2(INPUTS[0], path)
+    before = plan_join(str(tmp_path / "r"), 2, [file_key(str(path))]).directory
+    shutil.copy2(INPUTS[1], path)
+    assert plan_join(str(tmp_path / "r"), 2, [file_key(str(path))]).directory != before
+
+
+def test_a_spill_of_a_file_no_longer_read_or_torn_is_not_replayed(tmp_path: Path) -> None:
+    for name, files in (("a", ["k1"]), ("b", ["k2"]), ("c", ["k3", "k4"])):
+        (tmp_path / f"bundle-{name}.pkl").write_bytes(b"")
+        (tmp_path / f"bundle-{name}.files.json").write_text(json.dumps(files))
+    (tmp_path / "bundle-d.pkl").write_bytes(b"")
+    (tmp_path / "bundle-d.files.json").write_text('["k5", "k')  # torn by a kill
+    spills = finished_spills(str(tmp_path), ["k1", "k3", "k5"])
+    # k2 is not an input any more; k3's spill also holds k4's stream, which is not either.
+    assert spills == {"k1": str(tmp_path / "bundle-a.pkl")}
+
+
+def test_a_spill_reads_back_what_passed_in_order(tmp_path: Path) -> None:
+    spill = _SpillFn(str(tmp_path))
+    spill.start_bundle()
+    one = [("page", i, "x" * (i % 7)) for i in range(2 * SPILL_BATCH + 5)]  # several batches
+    two = [{"counter": 1}]
+    passed = [out for e in [*one, FileDone("a"), *two, FileDone("b")] for out in spill.process(e)]
+    spill.finish_bundle()
+    assert passed == [*one, *two]  # passed on unchanged, the markers dropped
+    spills = finished_spills(str(tmp_path), ["a", "b"])
+    assert spills["a"] != spills["b"]
+    assert list(read_spill(spills["a"])) == one and list(read_spill(spills["b"])) == two
+
+
+@pytest.mark.slow
 def test_a_resumable_build_writes_what_a_plain_one_does(tmp_path: Path) -> None:
     inputs = [str(p) for p in INPUTS]
     assert run(["build", "--input", *inputs, "--output", str(tmp_path / "a")]) == 0
