@@ -50,22 +50,13 @@ def start_workers_early(argv: Sequence[str], modules: Sequence[str]) -> None:
     (``stop_early_workers``)."""
     from pipeline.runners import startup
 
-    if _runner_flag(argv) not in DASK_NAMES:
+    if startup.runner_flag(argv) not in DASK_NAMES:
         return
     if any(arg.split("=", 1)[0] in _NO_LOCAL_CLUSTER for arg in argv):
         return
     from pipeline.runners import dask_worker
 
     dask_worker.start_early(modules, startup.declined_during_import(argv))
-
-
-def _runner_flag(argv: Sequence[str]) -> str | None:
-    for i, arg in enumerate(argv):
-        if arg == "--runner" and i + 1 < len(argv):
-            return argv[i + 1]
-        if arg.startswith("--runner="):
-            return arg.partition("=")[2]
-    return None
 
 
 def stop_early_workers() -> None:

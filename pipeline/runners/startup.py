@@ -184,7 +184,7 @@ def declined_during_import(argv: Sequence[str], dataflow: bool = False) -> tuple
         argv: the command's arguments (``--runner X`` or ``--runner=X`` names the runner).
         dataflow: the command submits to Dataflow whatever its arguments (``c4 submit``).
     """
-    dataflow = dataflow or "dataflow" in (_runner(argv) or "").lower()
+    dataflow = dataflow or "dataflow" in (runner_flag(argv) or "").lower()
     declined = UNUSED_BY_BEAM_IMPORT
     if not any("dill" in arg or "update_compatibility_version" in arg for arg in argv):
         declined += DILL
@@ -195,7 +195,8 @@ def declined_during_import(argv: Sequence[str], dataflow: bool = False) -> tuple
     return declined
 
 
-def _runner(argv: Sequence[str]) -> str | None:
+def runner_flag(argv: Sequence[str]) -> str | None:
+    """The value of ``--runner`` among a command's arguments, if given."""
     for i, arg in enumerate(argv):
         if arg == "--runner" and i + 1 < len(argv):
             return argv[i + 1]
