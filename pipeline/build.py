@@ -41,15 +41,9 @@ from pipeline.transforms.length import FilterLength
 from pipeline.transforms.paragraph import FilterParagraphs
 from pipeline.transforms.read import ReadWet
 from pipeline.transforms.realnews import FilterRealnews
-from pipeline.transforms.resume import (
-    JoinPlan,
-    Replay,
-    Spill,
-    file_key,
-    finished_spills,
-    plan_join,
-)
+from pipeline.transforms.resume import JoinPlan, Replay, Resumed, Spill
 from pipeline.transforms.resume import of_config as resume_of
+from pipeline.transforms.resume import plan as plan_resume
 from pipeline.transforms.split import SplitByUrl
 from pipeline.transforms.url_dedup import DedupUrls
 
@@ -123,21 +117,31 @@ def build_collections(root: beam.Pipeline, config: BuildConfig) -> C4Collections
 Applied = tuple[C4Collections, beam.PCollection | None, beam.PCollection | None]
 
 
-def apply_stages(root: beam.Pipeline, config: BuildConfig, report: bool) -> Applied:
+def resumed_of(config: BuildConfig) -> Resumed | None:
+    """What ``config``'s build reuses of earlier attempts (``--resumable``), else None; once a
+    build (``pipeline.transforms.resume.plan``)."""
+    return plan_resume(config, vote_buckets(len(config.inputs)))
+
+
+def apply_stages(
+    root: beam.Pipeline, config: BuildConfig, report: bool, resumed: Resumed | None = None
+) -> Applied:
     """``build_collections``; with ``report``, the stages also record for the report
     (``pipeline/report/taps.py``), and what they emitted beside the documents (counters, dead
     letters, the report's tallies and samples) is returned for it; with ``config.record_drops``,
-    the stages' drop records too (``pipeline/drops.py``)."""
+    the stages' drop records too (``pipeline/drops.py``). ``resumed``: ``resumed_of(config)``,
+    when the caller made it (to say what was reused)."""
     rules = config.rules
     blocklist = Request(frozenset(config.blocklist_urls), frozenset(config.blocklist_domains))
     fetch = _fetch_policy(config)
-    resume = resume_of(config)
-    keys = {f.path: file_key(f.path) for f in config.inputs} if resume else {}
-    join = None  # --resumable: line dedup's join is kept, and a rerun past it starts there
-    if resume and rules.dedupe:
-        join = plan_join(resume, vote_buckets(len(config.inputs)), keys.values())
-    restored = join is not None and join.complete
-    spilled = finished_spills(resume, keys.values()) if resume and not restored else {}
+    if resumed is None:
+        resumed = resumed_of(config)
+    resume = resumed.directory if resumed else None
+    keys = resumed.keys if resumed else {}
+    # --resumable: line dedup's join is kept, and a rerun past it starts there
+    join = resumed.join if resumed else None
+    restored = resumed is not None and resumed.restored
+    spilled = resumed.spilled if resumed else {}
     fresh = tuple(f for f in config.inputs if keys.get(f.path) not in spilled)
     forget = config.forget.block if config.forget else None  # DIR's ledger (build_ledger.py)
     stream: Any = root  # a PCollection once read; a tuple to the kept join
@@ -186,19 +190,22 @@ def apply_stages(root: beam.Pipeline, config: BuildConfig, report: bool) -> Appl
 
 
 def build_pipeline(
-    root: beam.Pipeline, config: BuildConfig, commit: Commit | None = None
+    root: beam.Pipeline,
+    config: BuildConfig,
+    commit: Commit | None = None,
+    resumed: Resumed | None = None,
 ) -> beam.PCollection:
     """The whole build: stages, then ``WriteC4`` (and masking), then the report (unless
     ``C4_BUILD_REPORT=0``); returns the single final PCollection.
 
     Everything is written under ``config.write_dir``. With ``commit`` (``c4 submit``: the
     launcher may be gone when the job ends), a last step publishes it; ``c4 build`` publishes
-    from the launcher once the run is done.
+    from the launcher once the run is done. ``resumed``: as ``apply_stages``.
     """
     from pipeline.report.sink import BuildReport, report_enabled
     from pipeline.write import WriteC4
 
-    collections, emitted, drops = apply_stages(root, config, report=report_enabled())
+    collections, emitted, drops = apply_stages(root, config, report_enabled(), resumed)
     if drops is not None:  # DIR/drops/; its row count joins the counters
         from pipeline.drops import WriteDrops
 

@@ -159,7 +159,7 @@ def _build(argv: Sequence[str]) -> int:
             after_first_stage=isinstance(runner, C4DirectRunner),
             on_interrupt=on_interrupt,
         ):
-            _run(config, runner, options)
+            resumed = _run(config, runner, options)
     except Exception as exc:
         commit.abort()
         _LOG.exception("c4 build failed")
@@ -170,15 +170,18 @@ def _build(argv: Sequence[str]) -> int:
     from pipeline.report.run_facts import write_run_json  # run.json: what report.html leaves out
 
     elapsed = time.monotonic() - started
-    write_run_json(commit.write_dir, args.runner, beam_args, elapsed)
+    extra = {"resumed": resumed.facts()} if resumed is not None else None
+    write_run_json(commit.write_dir, args.runner, beam_args, elapsed, extra)
     derived.sync_masked(config.output_dir, commit.write_dir, commit.keeps)  # forget/derived.json
     commit.publish()
-    from pipeline.transforms.resume import clear, of_config
+    from pipeline.transforms.resume import clear
 
-    resume = of_config(config)
-    if resume is not None:  # done: nothing left to resume
-        clear(resume)
+    if resumed is not None:  # done: nothing left to resume
+        clear(resumed.directory)
     _print_summary(config.output_dir, elapsed)  # after run.json: it lists what was written
+    resumed_line = resumed.line() if resumed is not None else None
+    if resumed_line:
+        print(resumed_line)
     ledger_line = build_ledger.summary_line(config)
     if ledger_line:
         print(ledger_line)
@@ -228,15 +231,19 @@ def input_sizes(inputs: Sequence[Any]) -> list[int | None]:
     return sizes
 
 
-def _run(config: Any, runner: Any, options: Any) -> None:
+def _run(config: Any, runner: Any, options: Any) -> Any:
+    """Build and run ``config``'s pipeline; what it reused of earlier attempts (``--resumable``:
+    ``pipeline.transforms.resume.Resumed``), else None."""
     import apache_beam as beam
 
-    from pipeline.build import build_pipeline
+    from pipeline.build import build_pipeline, resumed_of
 
     pipeline = beam.Pipeline(runner=runner, options=options)
-    build_pipeline(pipeline, config)
+    resumed = resumed_of(config)
+    build_pipeline(pipeline, config, resumed=resumed)
     _fewer_gc_passes()
     run_to_completion(pipeline)
+    return resumed
 
 
 def _fewer_gc_passes() -> None:

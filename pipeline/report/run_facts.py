@@ -59,8 +59,14 @@ def run_facts(
 
 
 def write_run_json(
-    output_dir: str, runner: str, beam_args: Sequence[str], wall_seconds: float
+    output_dir: str,
+    runner: str,
+    beam_args: Sequence[str],
+    wall_seconds: float,
+    extra: Mapping[str, Any] | None = None,
 ) -> None:
-    """Write ``DIR/run.json`` for the run that just finished."""
+    """Write ``DIR/run.json`` for the run that just finished; ``extra``: more facts of it (what
+    a ``--resumable`` build reused)."""
     stats = read_json(join(output_dir, "stats.json"))
-    write_json(join(output_dir, RUN_JSON), run_facts(runner, beam_args, wall_seconds, stats))
+    facts = run_facts(runner, beam_args, wall_seconds, stats)
+    write_json(join(output_dir, RUN_JSON), {**facts, **(extra or {})})

@@ -26,6 +26,8 @@ from pipeline.transforms.resume import (
     JOIN,
     SPILL_BATCH,
     FileDone,
+    JoinPlan,
+    Resumed,
     _SpillFn,
     file_key,
     finished_spills,
@@ -45,13 +47,28 @@ BUCKETS = 16
 
 
 def run(args: list[str], kill_at: int = 0, log: Path | None = None) -> int:
+    return run_out(args, kill_at, log)[0]
+
+
+def run_out(args: list[str], kill_at: int = 0, log: Path | None = None) -> tuple[int, str]:
+    """``run``, and what the command printed on stdout (its summary)."""
     env = {**os.environ, "C4_PROGRESS_INTERVAL": "0"}
     if log is not None:
         env.update(C4_FAULT_LOG=str(log), C4_FAULT_KILL_AT=str(kill_at))
     proc = subprocess.run([*C4, *args], env=env, capture_output=True, start_new_session=True)
     if proc.returncode > 0:  # shown if the test fails
         print(proc.stderr.decode(errors="replace")[-3000:])
-    return proc.returncode
+    return proc.returncode, proc.stdout.decode(errors="replace")
+
+
+def resumed_line(stdout: str) -> str | None:
+    """The summary's ``resumed:`` line, if any."""
+    return next((line for line in stdout.splitlines() if line.startswith("resumed:")), None)
+
+
+def run_facts(out: Path) -> dict[str, object]:
+    facts: dict[str, object] = json.loads((out / "run.json").read_text())
+    return facts
 
 
 def data(out: Path) -> dict[str, bytes]:
@@ -127,9 +144,19 @@ def test_a_rerun_past_the_join_starts_from_it(
         spoil_keeping_identity(Path(path))
     for spill in resume.glob("bundle-*"):
         spill.unlink()
-    assert run(args) == 0
+    code, stdout = run_out(args)
+    assert code == 0
     assert data(out) == plain
     assert not (out / ".c4/resume").exists()  # done: nothing kept
+    # The summary says what was reused: the join, and the answers the killed run had kept.
+    line = resumed_line(stdout)
+    assert line is not None, stdout
+    assert line.startswith(f"resumed: reused line dedup's join ({BUCKETS} group(s)), "), line
+    assert " language answer(s)" in line and " sentences answer(s)" in line
+    assert line.endswith("; recomputed: the stages after that join, and the write")
+    resumed = run_facts(out)["resumed"]
+    assert isinstance(resumed, dict)
+    assert resumed["join_groups_reused"] == BUCKETS and resumed["spills_reused"] == 0
 
 
 @pytest.mark.slow
@@ -150,8 +177,16 @@ def test_a_kill_while_the_join_is_kept_reuses_the_spills(
     assert 0 < len(groups(out)) < BUCKETS
     for path in inputs:  # the per-file spills must serve: the files can no longer be read
         spoil_keeping_identity(Path(path))
-    assert run(args) == 0
+    code, stdout = run_out(args)
+    assert code == 0
     assert data(out) == plain
+    line = resumed_line(stdout)
+    assert line is not None and line.startswith("resumed: reused 2 of 2 input file(s)' spills")
+    assert line.endswith("; recomputed: the shuffles and all after them (no input file read)")
+    resumed = run_facts(out)["resumed"]
+    assert isinstance(resumed, dict)
+    assert resumed["spills_reused"] == resumed["input_files"] == 2
+    assert resumed["join_groups_reused"] == 0
 
 
 @pytest.mark.slow
@@ -329,5 +364,52 @@ def test_a_spill_reads_back_what_passed_in_order(tmp_path: Path) -> None:
 def test_a_resumable_build_writes_what_a_plain_one_does(tmp_path: Path) -> None:
     inputs = [str(p) for p in INPUTS]
     assert run(["build", "--input", *inputs, "--output", str(tmp_path / "a")]) == 0
-    assert run(["build", "--input", *inputs, "--output", str(tmp_path / "b"), "--resumable"]) == 0
+    code, stdout = run_out(
+        ["build", "--input", *inputs, "--output", str(tmp_path / "b"), "--resumable"]
+    )
+    assert code == 0
     assert data(tmp_path / "a") == data(tmp_path / "b")
+    assert resumed_line(stdout) is None  # a first attempt: nothing to reuse, nothing said
+    assert run_facts(tmp_path / "b")["resumed"] == {
+        "input_files": 2,
+        "spills_reused": 0,
+        "join_groups_reused": 0,
+        "answers_kept": {"language": 0, "sentences": 0},
+    }
+    assert "resumed" not in run_facts(tmp_path / "a")
+
+
+# --- the summary line, without a build ----------------------------------------------------------
+
+
+def resumed(spilled: int = 0, groups: int = 0, language: int = 0, sentences: int = 0) -> Resumed:
+    keys = {f"in-{i}": f"k{i}" for i in range(8)}
+    join = JoinPlan("d", 64, "a", tuple(f"g{i}" for i in range(groups)))
+    return Resumed(
+        "r",
+        keys,
+        join,
+        {f"k{i}": "s" for i in range(spilled)},
+        {"language": language, "sentences": sentences},
+    )
+
+
+def test_the_summary_line_says_what_was_reused() -> None:
+    assert resumed().line() is None  # nothing kept: nothing said
+    assert resumed(spilled=6).line() == (
+        "resumed: reused 6 of 8 input file(s)' spills; recomputed: reading and cleaning 2 input"
+        " file(s), the shuffles and all after them"
+    )
+    assert resumed(groups=64, language=12_345, sentences=3).line() == (
+        "resumed: reused line dedup's join (64 group(s)), 12,345 language answer(s), 3 sentences"
+        " answer(s); recomputed: the stages after that join, and the write"
+    )
+    assert resumed(language=5).line() == (
+        "resumed: reused 5 language answer(s); recomputed: everything else"
+    )
+    assert resumed(spilled=8, groups=64).facts() == {
+        "input_files": 8,
+        "spills_reused": 8,
+        "join_groups_reused": 64,
+        "answers_kept": {"language": 0, "sentences": 0},
+    }
