@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from filters.lineage import content_digest, document_domain
+from pipeline.formats import parquet_io
 
 LINEAGE_DIR = "lineage"
 LINEAGE_SCHEMA: pa.Schema = pa.schema(
@@ -85,11 +86,15 @@ def lineage_row(
 
 def lineage_bytes(rows: Sequence[Mapping[str, Any]]) -> bytes:
     """One lineage file's bytes: zstd Parquet, no statistics, same rows -> same bytes."""
-    table = pa.Table.from_pydict(
-        {name: [row[name] for row in rows] for name in COLUMNS}, schema=LINEAGE_SCHEMA
-    )
+    table = parquet_io.table_of(rows, LINEAGE_SCHEMA)
     buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd", write_statistics=False)
+    pq.write_table(
+        table,
+        buffer,
+        compression="zstd",
+        write_statistics=False,
+        memory_pool=parquet_io.MEMORY_POOL,
+    )
     return buffer.getvalue()
 
 

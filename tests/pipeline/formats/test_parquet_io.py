@@ -100,3 +100,39 @@ def test_missing_column_fails_and_leaves_nothing(tmp_path):
 def test_filename():
     assert parquet_filename(0, 4) == "part-00000-of-00004.parquet"
     assert parquet_filename(1023, 1024) == "part-01023-of-01024.parquet"
+
+
+def test_columns_come_from_the_system_pool():
+    """pyarrow's default pool (mimalloc) refaults its pages at every large buffer: the columns
+    of a shard are allocated from ``MEMORY_POOL``, the C library's malloc, and the default pool
+    gets none of them."""
+    assert parquet_io.MEMORY_POOL.backend_name == "system"
+    default = pa.default_memory_pool()
+    system_before = parquet_io.MEMORY_POOL.num_allocations()
+    default_before = default.num_allocations()
+    table = parquet_io.table_of(rows(), PARQUET_SCHEMA)
+    assert table.to_pylist() == rows()
+    assert parquet_io.MEMORY_POOL.num_allocations() >= system_before + len(PARQUET_SCHEMA)
+    if default.backend_name != "system":
+        assert default.num_allocations() == default_before
+
+
+def test_pool_does_not_change_the_bytes():
+    """The bytes are those of a table built in pyarrow's default pool, as before the pool."""
+    data = rows()
+    ours = io.BytesIO()
+    write_parquet(ours, data)
+    table = pa.Table.from_pydict(
+        {c: [r[c] for r in data] for c in INTERFACE_COLUMNS}, PARQUET_SCHEMA
+    )
+    theirs = io.BytesIO()
+    with pq.ParquetWriter(
+        theirs,
+        PARQUET_SCHEMA,
+        compression="zstd",
+        compression_level=3,
+        use_dictionary=parquet_io.DICTIONARY_COLUMNS,
+        write_statistics=parquet_io.STATISTICS_COLUMNS,
+    ) as writer:
+        writer.write_table(table, row_group_size=parquet_io.ROW_GROUP_ROWS)
+    assert ours.getvalue() == theirs.getvalue()
