@@ -41,6 +41,11 @@ timer parameters the DoFn declares, each time by ``inspect.signature`` on every 
 ~0.3 CPU-s of a build with 52 ParDos. The answer is fixed by the DoFn's methods, so it is kept
 per class and the methods an instance holds of its own (``_remember_dofn_specs``).
 
+numpy, which Beam imports, gets one OpenBLAS thread instead of a pool of one per core that spins
+for nothing: c4 uses numpy only to sort (``one_blas_thread``; ``OPENBLAS_NUM_THREADS`` set by the
+user wins), and Arrow's default memory pool is the system allocator (``system_arrow_pool``;
+``ARROW_DEFAULT_MEMORY_POOL`` set by the user wins).
+
 A process that had already imported Beam (a test run) is left as it is.
 
 Private Beam APIs (docs/runners.md; ``pipeline.runners.PATCHED_BEAM_VERSION``):
@@ -68,6 +73,7 @@ from __future__ import annotations
 import importlib.machinery
 import importlib.util
 import logging
+import os
 import sys
 import types
 from collections.abc import Iterable, Sequence
@@ -91,6 +97,10 @@ GCS: tuple[str, ...] = ("apache_beam.io.gcp.gcsfilesystem", "apitools")
 DATAFLOW: tuple[str, ...] = ("google.cloud.dataflow",)
 # Packages whose __init__ a c4 process skips (module doc); parents first.
 BARE_PACKAGES: tuple[str, ...] = ("nltk", "nltk.tokenize")
+# OpenBLAS's thread count (numpy's BLAS), read when the library loads (``one_blas_thread``).
+BLAS_THREADS = "OPENBLAS_NUM_THREADS"
+# Arrow's default memory pool, read when pyarrow loads (``system_arrow_pool``).
+ARROW_POOL = "ARROW_DEFAULT_MEMORY_POOL"
 # Without bson, Beam's MongoDB module logs a warning when imported; nobody asked for MongoDB.
 _MONGO_LOGGER = "apache_beam.io.mongodbio"
 
@@ -254,6 +264,8 @@ def import_beam_without(declined: Sequence[str]) -> None:
     global _declined
     if "apache_beam" in sys.modules:
         return
+    one_blas_thread()
+    system_arrow_pool()
     sys.meta_path.insert(0, _Unavailable([n for n in UNUSED if n not in sys.modules]))
     during_import: list[MetaPathFinder] = [
         _Unavailable(declined),
@@ -274,6 +286,33 @@ def import_beam_without(declined: Sequence[str]) -> None:
     _declined = tuple(declined)
     _remember_dofn_specs()
     _bare_packages(BARE_PACKAGES)
+
+
+def one_blas_thread() -> None:
+    """One OpenBLAS thread for numpy, unless ``OPENBLAS_NUM_THREADS`` says otherwise.
+
+    Beam imports numpy, whose OpenBLAS starts a pool of one thread per core at load; c4 uses
+    numpy only to sort (``pipeline/transforms/vote_rows.py``), never BLAS, and the idle pool
+    still costs CPU (~0.75 % of an 85 MB build spent spinning). OpenBLAS reads the variable once,
+    when loaded: this must run before numpy's first import. Worker processes inherit it.
+    """
+    if "numpy" not in sys.modules:
+        os.environ.setdefault(BLAS_THREADS, "1")
+
+
+def system_arrow_pool() -> None:
+    """Arrow's C++ default memory pool is the system allocator, unless
+    ``ARROW_DEFAULT_MEMORY_POOL`` says otherwise.
+
+    pyarrow's default, mimalloc, hands a freed buffer's pages back to the system and faults them
+    in again for the next one: Parquet's page and compression buffers (~11 MB a shard) cost
+    ~0.28 CPU-s of an 85 MB build's write that way, ~0.03 s with the system allocator. Arrow
+    reads the variable once, when pyarrow loads (``pa.set_memory_pool`` does not reach the
+    writer's buffers): this must run before pyarrow's first import. Worker processes inherit it.
+    The bytes written are the same (tests/pipeline/runners/test_startup.py).
+    """
+    if "pyarrow" not in sys.modules:
+        os.environ.setdefault(ARROW_POOL, "system")
 
 
 def _bare_packages(names: Sequence[str]) -> None:

@@ -10,6 +10,7 @@ Private Beam APIs (docs/runners.md; ``pipeline.runners.PATCHED_BEAM_VERSION``):
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -22,13 +23,14 @@ from apache_beam.transforms.userstate import BagStateSpec
 from pipeline.runners import startup
 
 
-def _fresh_python(code: str) -> subprocess.CompletedProcess[str]:
+def _fresh_python(code: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """``code`` in a new interpreter (this one has imported Beam and pandas long ago)."""
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
         capture_output=True,
         text=True,
         timeout=120,
+        env=env,
     )
 
 
@@ -269,3 +271,62 @@ def test_gcs_registered_late_gets_beams_retry_errors() -> None:
 def test_dill_is_kept_when_the_command_may_pickle_with_it(argv: list[str], dill: bool) -> None:
     declined = startup.declined_during_import(argv)
     assert ("dill" not in declined) == dill
+
+
+# The OpenBLAS numpy loads, and what it says its thread count is.
+_BLAS_THREADS = """
+    import ctypes, sys
+    from pipeline.runners.startup import import_beam
+    import_beam(["--input", "x.wet.gz"])
+    import numpy
+    path = next(line.split()[-1] for line in open("/proc/self/maps") if "openblas" in line)
+    blas = ctypes.CDLL(path)
+    count = None
+    for name in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads"):
+        try:
+            count = getattr(blas, name)()
+            break
+        except AttributeError:
+            continue
+    print(count)
+"""
+
+
+@pytest.mark.parametrize(("given", "threads"), [(None, 1), ("2", 2)])
+def test_numpy_gets_one_blas_thread_unless_the_user_set_a_count(
+    given: str | None, threads: int
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != startup.BLAS_THREADS}
+    if given is not None:
+        env[startup.BLAS_THREADS] = given
+    run = _fresh_python(_BLAS_THREADS, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.split() == [str(threads)]
+
+
+_ARROW_POOL = """
+    import io
+    from pipeline.runners.startup import import_beam
+    import_beam(["--input", "x.wet.gz"])
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    table = pa.table({"text": ["a line of text"] * 1000, "n": list(range(1000))})
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    print(pa.default_memory_pool().backend_name, sink.getvalue().hex()[-64:], len(sink.getvalue()))
+"""
+
+
+@pytest.mark.parametrize(("given", "pool"), [(None, "system"), ("mimalloc", "mimalloc")])
+def test_arrow_gets_the_system_pool_unless_the_user_named_one(given: str | None, pool: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != startup.ARROW_POOL}
+    if given is not None:
+        env[startup.ARROW_POOL] = given
+    run = _fresh_python(_ARROW_POOL, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    backend, *written = run.stdout.split()
+    assert backend == pool
+    # The pool changes where buffers live, never the bytes: the same file under both pools.
+    other = {**env, startup.ARROW_POOL: "mimalloc" if pool == "system" else "system"}
+    again = _fresh_python(_ARROW_POOL, env=other)
+    assert again.stdout.split()[1:] == written
