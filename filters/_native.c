@@ -6,8 +6,10 @@
  *
  *   clean_lines       filters.clean._clean_lines      (clean_page's line rules)
  *   split_wet_record  filters.wet._split_record_py    (a WET record's header lines and text)
+ *   wet_record        filters.wet._fields_py          (a record's bytes -> fields and text)
  *   line_hashes       filters.dedup._line_hashes_py   (md5 of every line: the dedup keys)
  *   has_word          filters.badwords._has_word_py   (3.x's page bad-word search, spaced)
+ *   punkt_at_least    filters.sentences.SentenceSplitter._at_least_py (punkt's n sentences)
  *
  * CPython's own definitions are used wherever Python's are subtle: line breaks, whitespace and
  * word characters (Py_UNICODE_ISLINEBREAK, Py_UNICODE_ISSPACE, Py_UNICODE_ISALNUM), lowercase
@@ -1306,6 +1308,677 @@ md5(PyObject *Py_UNUSED(module), PyObject *arg)
     return digest;
 }
 
+/* ---- S1: wet reader ---- */
+/* wet_record: a WET record's bytes -> its header fields and text, decoded and split in one call */
+/* (filters.wet._fields_py: strict UTF-8 decode, _split_record_py, the header fields).          */
+/*                                                                                            */
+/* Lines split at '\r' and '\n' (split_wet_record's one pass), stripped and dropped as there,   */
+/* but on the bytes: a multi-byte UTF-8 sequence holds no byte below 0x80, so the lines and    */
+/* their ends are the same. Every byte is checked as strict UTF-8 exactly once: the text lines */
+/* (joined) and the header values by CPython's decoder, the whitespace stripped by a strict    */
+/* decode of one code point, the other header lines by CPython's decoder. Any invalid byte     */
+/* gives None (the reader's invalid_utf8), as data.decode("utf-8") raising would.              */
+
+/* The metadata prefixes of filters.wet._METADATA_PREFIXES (TFDS), and the header fields read
+ * (filters.wet._FIELD_KEYS, in _fields_py's order; the last three keep their first value). */
+static const char *const WET_PREFIXES[] = {"WARC", "CONTENT-", "Content-"};
+#define WET_N_FIELDS 7
+#define WET_FIRST_WINS 4
+static const char *const WET_KEYS[WET_N_FIELDS] = {
+    "WARC-Target-URI", "WARC-Date",         "Content-Type", "Content-Length",
+    "WARC-Record-ID",  "WARC-Block-Digest", "WARC-Type",
+};
+
+/* The code point of the strictly valid UTF-8 sequence at p[0:n) (its length in *len), or -1:
+ * no overlong forms, no surrogates, nothing above U+10FFFF (CPython's "strict" decoder). */
+static long
+utf8_one(const unsigned char *p, Py_ssize_t n, int *len)
+{
+    unsigned char c = p[0];
+    if (c < 0x80) {
+        *len = 1;
+        return c;
+    }
+    int need;
+    long cp;
+    unsigned char lo = 0x80, hi = 0xBF; /* the second byte's range */
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 1;
+        cp = c & 0x1F;
+    }
+    else if (c >= 0xE0 && c <= 0xEF) {
+        need = 2;
+        cp = c & 0x0F;
+        lo = c == 0xE0 ? 0xA0 : 0x80;
+        hi = c == 0xED ? 0x9F : 0xBF;
+    }
+    else if (c >= 0xF0 && c <= 0xF4) {
+        need = 3;
+        cp = c & 0x07;
+        lo = c == 0xF0 ? 0x90 : 0x80;
+        hi = c == 0xF4 ? 0x8F : 0xBF;
+    }
+    else {
+        return -1;
+    }
+    if (n < need + 1) {
+        return -1;
+    }
+    for (int k = 1; k <= need; k++) {
+        unsigned char b = p[k];
+        if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) {
+            return -1;
+        }
+        cp = (cp << 6) | (b & 0x3F);
+    }
+    *len = need + 1;
+    return cp;
+}
+
+/* The length of the whitespace character (Py_UNICODE_ISSPACE) that starts at p[0:n), or 0. */
+static ALWAYS_INLINE int
+space_at(const unsigned char *p, Py_ssize_t n)
+{
+    if (p[0] < 0x80) {
+        return Py_UNICODE_ISSPACE(p[0]) ? 1 : 0;
+    }
+    int len;
+    long cp = utf8_one(p, n, &len);
+    return cp >= 0 && Py_UNICODE_ISSPACE((Py_UCS4)cp) ? len : 0;
+}
+
+/* The length of the whitespace character that ends at end (not before start), or 0. */
+static ALWAYS_INLINE int
+space_before(const unsigned char *start, const unsigned char *end)
+{
+    unsigned char c = end[-1];
+    if (c < 0x80) {
+        return Py_UNICODE_ISSPACE(c) ? 1 : 0;
+    }
+    for (int k = 1; k <= 4 && end - k >= start; k++) {
+        if ((end[-k] & 0xC0) != 0x80) { /* the sequence's first byte */
+            int len;
+            long cp = utf8_one(end - k, k, &len);
+            return cp >= 0 && len == k && Py_UNICODE_ISSPACE((Py_UCS4)cp) ? k : 0;
+        }
+    }
+    return 0;
+}
+
+/* str.strip() of the bytes [*s, *e), for whitespace that is valid UTF-8. */
+static ALWAYS_INLINE void
+strip_bytes(const unsigned char *d, Py_ssize_t *s, Py_ssize_t *e)
+{
+    Py_ssize_t a = *s, b = *e;
+    int k;
+    while (a < b && (k = space_at(d + a, b - a)) > 0) {
+        a += k;
+    }
+    while (b > a && (k = space_before(d + a, d + b)) > 0) {
+        b -= k;
+    }
+    *s = a;
+    *e = b;
+}
+
+/* Which header field the metadata line d[s:e) sets (key before its first ':'), -1 if none;
+ * *value: where its value starts. */
+static int
+wet_field(const unsigned char *d, Py_ssize_t s, Py_ssize_t e, Py_ssize_t *value)
+{
+    const unsigned char *colon = memchr(d + s, ':', (size_t)(e - s));
+    if (colon == NULL) {
+        return -1;
+    }
+    size_t klen = (size_t)(colon - (d + s));
+    *value = colon - d + 1;
+    for (int f = 0; f < WET_N_FIELDS; f++) {
+        if (strlen(WET_KEYS[f]) == klen && memcmp(d + s, WET_KEYS[f], klen) == 0) {
+            return f;
+        }
+    }
+    return -1;
+}
+
+/* The bytes as strict UTF-8, 1 where they are not (the error cleared), -1 on another error. */
+static int
+decode_or_invalid(const unsigned char *p, Py_ssize_t n, PyObject **out)
+{
+    *out = PyUnicode_DecodeUTF8((const char *)p, n, NULL);
+    if (*out != NULL) {
+        return 0;
+    }
+    if (PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+        PyErr_Clear();
+        return 1;
+    }
+    return -1;
+}
+
+/* Fills fields[] and *text from d[0:n); 1: not UTF-8, -1: error. */
+static int
+wet_record_parts(const unsigned char *d, Py_ssize_t n, PyObject **fields, PyObject **text)
+{
+    Range *body = NULL;
+    Py_ssize_t n_body = 0, cap = 0, total = 0;
+    Py_ssize_t next_lf = -1, next_cr = -1; /* the next '\n' and '\r' at or after i (n: none) */
+    int status = 0;
+    Py_ssize_t i = 0;
+    while (i <= n && status == 0) {
+        if (next_lf < i) {
+            const unsigned char *hit = i < n ? memchr(d + i, '\n', (size_t)(n - i)) : NULL;
+            next_lf = hit ? hit - d : n;
+        }
+        if (next_cr < i) {
+            const unsigned char *hit = i < n ? memchr(d + i, '\r', (size_t)(n - i)) : NULL;
+            next_cr = hit ? hit - d : n;
+        }
+        Py_ssize_t s = i, e = next_lf < next_cr ? next_lf : next_cr;
+        i = e + 1;
+        strip_bytes(d, &s, &e);
+        if (s == e) {
+            continue;
+        }
+        int meta = 0;
+        for (size_t k = 0; k < sizeof(WET_PREFIXES) / sizeof(WET_PREFIXES[0]); k++) {
+            size_t plen = strlen(WET_PREFIXES[k]);
+            if ((size_t)(e - s) >= plen && memcmp(d + s, WET_PREFIXES[k], plen) == 0) {
+                meta = 1;
+                break;
+            }
+        }
+        if (meta) {
+            Py_ssize_t vs = 0, ve = e;
+            int f = wet_field(d, s, e, &vs);
+            PyObject *value = NULL;
+            if (f >= 0 && !(f >= WET_FIRST_WINS && fields[f] != NULL)) {
+                strip_bytes(d, &vs, &ve); /* the key and ':' are ASCII: the line is checked */
+                status = decode_or_invalid(d + vs, ve - vs, &value);
+                if (status == 0) {
+                    Py_XSETREF(fields[f], value);
+                }
+            }
+            else { /* not read, but checked: the record must decode whole */
+                status = decode_or_invalid(d + s, e - s, &value);
+                Py_XDECREF(value);
+            }
+            continue;
+        }
+        if (n_body == cap) {
+            cap = cap ? 2 * cap : 64;
+            Range *grown = PyMem_Realloc(body, (size_t)cap * sizeof(Range));
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                status = -1;
+                break;
+            }
+            body = grown;
+        }
+        body[n_body].start = s;
+        body[n_body].end = e;
+        n_body++;
+        total += e - s;
+    }
+    if (status == 0) {
+        /* "\n".join(text lines): where they already stand so in d, decoded in place. */
+        int contiguous = 1;
+        for (Py_ssize_t b = 1; b < n_body && contiguous; b++) {
+            contiguous = body[b].start == body[b - 1].end + 1 && d[body[b - 1].end] == '\n';
+        }
+        if (n_body == 0) {
+            status = decode_or_invalid(d, 0, text);
+        }
+        else if (contiguous) {
+            status = decode_or_invalid(d + body[0].start, body[n_body - 1].end - body[0].start,
+                                       text);
+        }
+        else {
+            unsigned char *joined = PyMem_Malloc((size_t)(total + n_body));
+            if (joined == NULL) {
+                PyErr_NoMemory();
+                status = -1;
+            }
+            else {
+                Py_ssize_t at = 0;
+                for (Py_ssize_t b = 0; b < n_body; b++) {
+                    if (b) {
+                        joined[at++] = '\n';
+                    }
+                    memcpy(joined + at, d + body[b].start, (size_t)(body[b].end - body[b].start));
+                    at += body[b].end - body[b].start;
+                }
+                status = decode_or_invalid(joined, at, text);
+                PyMem_Free(joined);
+            }
+        }
+    }
+    PyMem_Free(body);
+    return status;
+}
+
+static PyObject *
+wet_record(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t start, end;
+    if (!PyArg_ParseTuple(args, "y*nn:wet_record", &view, &start, &end)) {
+        return NULL;
+    }
+    if (start < 0 || end > view.len || start > end) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "wet_record: range outside the buffer");
+        return NULL;
+    }
+    PyObject *fields[WET_N_FIELDS] = {NULL};
+    PyObject *text = NULL;
+    int status = wet_record_parts((const unsigned char *)view.buf + start, end - start, fields,
+                                  &text);
+    PyBuffer_Release(&view);
+    PyObject *result = NULL;
+    if (status == 1) {
+        result = Py_NewRef(Py_None);
+    }
+    else if (status == 0) {
+        result = PyTuple_New(WET_N_FIELDS + 1);
+    }
+    if (result != NULL && status == 0) {
+        for (int f = 0; f < WET_N_FIELDS; f++) {
+            PyObject *value = fields[f];
+            if (value == NULL) { /* absent: "", and None for WARC-Type (not WET's test) */
+                value = f == WET_N_FIELDS - 1 ? Py_None : EMPTY;
+                Py_INCREF(value);
+            }
+            fields[f] = NULL;
+            PyTuple_SET_ITEM(result, f, value);
+        }
+        PyTuple_SET_ITEM(result, WET_N_FIELDS, text);
+        text = NULL;
+    }
+    for (int f = 0; f < WET_N_FIELDS; f++) {
+        Py_XDECREF(fields[f]);
+    }
+    Py_XDECREF(text);
+    return result;
+}
+
+/* ---- end S1: wet reader ---- */
+
+/* ---- S2: dedup ---- */
+/* punkt_at_least: filters.sentences.SentenceSplitter._at_least_py (punkt's span_tokenize, stopped
+ * after n sentences), compiled. NLTK's steps, in its own order (nltk/tokenize/punkt.py):
+ *
+ *   _match_potential_end_contexts  every [.?!] followed by a NonWord character or by \s+\S+
+ *                                  (regex's \s: str.isspace but U+001C..U+001F), the word
+ *                                  before it (back to the last string.whitespace character,
+ *                                  with NLTK's index-0 quirk), runs of marks collapsed;
+ *   _slices_from_text              a break when text_contains_sentbreak(context): called back
+ *                                  (``decide``) unless the context is plain
+ *                                  (filters.sentences._plain_sentbreak, the same set lookups);
+ *   _realign_boundaries            closing quotes and brackets moved to the sentence before
+ *                                  (re_boundary_realignment), empty sentences skipped.
+ *
+ * tests/filters/test_sentences_native.py pins the patterns it implements and compares it with
+ * the pure path on every real line, page and context, and on a fuzz. */
+
+#define REGEX_SPACE(ch) (Py_UNICODE_ISSPACE(ch) && !((ch) >= 0x1C && (ch) <= 0x1F))
+#define ASCII_ALPHA(ch) ((((ch) | 0x20) >= 'a') && (((ch) | 0x20) <= 'z'))
+
+/* period_context_re's NonWord: )";}]*:@'({[ and curly quotes, guillemets, ! and ?. */
+static ALWAYS_INLINE int
+punkt_nonword(Py_UCS4 ch)
+{
+    switch (ch) {
+    case ')': case '"': case ';': case '}': case ']': case '*': case ':': case '@': case '\'':
+    case '(': case '{': case '[': case 0x2018: case 0x2019: case 0x201C: case 0x201D:
+    case 0xAB: case 0xBB: case '!': case '?':
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* re_boundary_realignment's closing characters. */
+static ALWAYS_INLINE int
+punkt_closer(Py_UCS4 ch)
+{
+    switch (ch) {
+    case '"': case '\'': case ')': case ']': case '}': case 0x2018: case 0x2019: case 0x201C:
+    case 0x201D: case 0xAB: case 0xBB:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* string.whitespace: what _get_last_whitespace_index looks for. */
+#define ASCII_WHITESPACE(ch) \
+    ((ch) == ' ' || (ch) == '\t' || (ch) == '\n' || (ch) == '\r' || (ch) == 0x0B || (ch) == 0x0C)
+
+typedef struct {
+    PyObject *text;
+    PyObject *decide;       /* context -> bool: the tokenizer's text_contains_sentbreak */
+    PyObject *abbrev_types; /* set of str */
+    PyObject *collocation_firsts; /* frozenset of str: the collocations' first types */
+    PyObject *collocations; /* set of (str, str) */
+    Py_ssize_t n;           /* sentences wanted */
+    Py_ssize_t count;       /* sentences yielded so far */
+    int have_s1;            /* a raw slice waits for its successor (_pair_iter) */
+    Py_ssize_t s1_start, s1_stop, realign;
+} PunktScan;
+
+/* text[start:end].lower(): by hand for ASCII letters (ascii), else str.lower itself. */
+static PyObject *
+punkt_lower(PyObject *text, int kind, const void *data, Py_ssize_t start, Py_ssize_t end,
+            int ascii)
+{
+    if (!ascii) {
+        PyObject *word = PyUnicode_Substring(text, start, end);
+        PyObject *lower = word == NULL ? NULL : PyObject_CallMethodNoArgs(word, STR_LOWER);
+        Py_XDECREF(word);
+        return lower;
+    }
+    PyObject *out = PyUnicode_New(end - start, 127);
+    if (out == NULL) {
+        return NULL;
+    }
+    Py_UCS1 *dst = PyUnicode_1BYTE_DATA(out);
+    for (Py_ssize_t i = start; i < end; i++) {
+        dst[i - start] = (Py_UCS1)(READ(kind, data, i) | 0x20);
+    }
+    return out;
+}
+
+/* Whether text[start:end].isalpha(); *ascii: whether it is all ASCII too. */
+static ALWAYS_INLINE int
+punkt_isalpha(int kind, const void *data, Py_ssize_t start, Py_ssize_t end, int *ascii)
+{
+    int all_ascii = 1;
+    for (Py_ssize_t i = start; i < end; i++) {
+        Py_UCS4 ch = READ(kind, data, i);
+        if (ch < 128) {
+            if (!ASCII_ALPHA(ch)) {
+                return 0;
+            }
+        }
+        else if (!Py_UNICODE_ISALPHA(ch)) {
+            return 0;
+        }
+        else {
+            all_ascii = 0;
+        }
+    }
+    *ascii = all_ascii;
+    return start < end;
+}
+
+/* filters.sentences._plain_sentbreak: 1 or 0 decided, -1 left to ``decide``, -2 error. The
+ * context is word = text[ws:mark], the mark, spaces text[mark+1:next] (regex's \s, as the scan
+ * found them), following = text[next:end] (regex's \S, which _PLAIN_CONTEXT's \S+ matches
+ * unless it holds U+001C..U+001F). */
+static ALWAYS_INLINE int
+plain_break(PunktScan *scan, int kind, const void *data, Py_ssize_t ws, Py_ssize_t mark,
+            Py_ssize_t next, Py_ssize_t end)
+{
+    int word_ascii, following_ascii = 1, following_alpha = 1;
+    if (next < 0 || !punkt_isalpha(kind, data, ws, mark, &word_ascii)) {
+        return -1;
+    }
+    for (Py_ssize_t i = next; i < end; i++) {
+        Py_UCS4 ch = READ(kind, data, i);
+        if (ch < 128) {
+            if (Py_UNICODE_ISSPACE(ch)) {
+                return -1;
+            }
+            following_alpha &= ASCII_ALPHA(ch);
+        }
+        else {
+            following_ascii = 0;
+            following_alpha &= Py_UNICODE_ISALPHA(ch) != 0;
+        }
+    }
+    if (READ(kind, data, mark) != '.') {
+        return 1;
+    }
+    if (mark - ws < 2) { /* an initial */
+        return -1;
+    }
+    PyObject *typ = punkt_lower(scan->text, kind, data, ws, mark, word_ascii);
+    if (typ == NULL) {
+        return -2;
+    }
+    int found = PySet_Contains(scan->abbrev_types, typ);
+    if (found != 0) {
+        Py_DECREF(typ);
+        return found < 0 ? -2 : -1;
+    }
+    found = PySet_Contains(scan->collocation_firsts, typ);
+    if (found <= 0 || !following_alpha) {
+        Py_DECREF(typ);
+        return found < 0 ? -2 : found == 0 ? 1 : -1;
+    }
+    PyObject *following = punkt_lower(scan->text, kind, data, next, end, following_ascii);
+    if (following == NULL) {
+        Py_DECREF(typ);
+        return -2;
+    }
+    PyObject *pair = PyTuple_Pack(2, typ, following);
+    Py_DECREF(typ);
+    Py_DECREF(following);
+    if (pair == NULL) {
+        return -2;
+    }
+    found = PySet_Contains(scan->collocations, pair);
+    Py_DECREF(pair);
+    return found < 0 ? -2 : !found;
+}
+
+/* re_boundary_realignment.match(text[start:stop]): the match's end (relative), its length
+ * without trailing whitespace in *kept; -1: no match. */
+static ALWAYS_INLINE Py_ssize_t
+realign_match(int kind, const void *data, Py_ssize_t start, Py_ssize_t stop, Py_ssize_t *kept)
+{
+    Py_ssize_t p = start;
+    while (p < stop && punkt_closer(READ(kind, data, p))) {
+        p++; /* lazy +?: try each alternative after every closer */
+        if (p < stop && REGEX_SPACE(READ(kind, data, p))) {
+            Py_ssize_t q = p;
+            while (q < stop && REGEX_SPACE(READ(kind, data, q))) {
+                q++;
+            }
+            *kept = p - start;
+            return q - start;
+        }
+        if ((p + 1 < stop && READ(kind, data, p) == '-' && READ(kind, data, p + 1) == '-') ||
+            p == stop) {
+            *kept = p - start;
+            return p - start;
+        }
+    }
+    return -1;
+}
+
+/* One raw slice of _slices_from_text, through _realign_boundaries (pair by pair); returns 1
+ * once n sentences were yielded. stop < 0: the end of the slices. */
+static ALWAYS_INLINE int
+punkt_slice(PunktScan *scan, int kind, const void *data, Py_ssize_t start, Py_ssize_t stop,
+            int last)
+{
+    if (!scan->have_s1) {
+        scan->have_s1 = 1;
+    }
+    else {
+        Py_ssize_t s1 = scan->s1_start + scan->realign;
+        Py_ssize_t kept = 0;
+        Py_ssize_t m = realign_match(kind, data, start, stop, &kept);
+        if (m >= 0) {
+            scan->count++; /* yielded even when empty */
+            scan->realign = m;
+        }
+        else {
+            scan->realign = 0;
+            if (s1 < scan->s1_stop) {
+                scan->count++;
+            }
+        }
+        if (scan->count >= scan->n) {
+            return 1;
+        }
+    }
+    scan->s1_start = start;
+    scan->s1_stop = stop;
+    if (last) { /* (last slice, None) */
+        if (scan->s1_start + scan->realign < scan->s1_stop) {
+            scan->count++;
+        }
+    }
+    return scan->count >= scan->n;
+}
+
+/* A potential end context from _match_potential_end_contexts: the word starts at ws, the mark
+ * is at mark, the after token ends at end, the next token starts at next (-1: none). Returns 1
+ * once n sentences were yielded, -1 on error. */
+static ALWAYS_INLINE int
+punkt_context(PunktScan *scan, int kind, const void *data, Py_ssize_t *last_break, Py_ssize_t ws,
+              Py_ssize_t mark, Py_ssize_t next, Py_ssize_t end)
+{
+    int brk = plain_break(scan, kind, data, ws, mark, next, end);
+    if (brk == -2) {
+        return -1;
+    }
+    if (brk == -1) {
+        PyObject *context = PyUnicode_Substring(scan->text, ws, end);
+        if (context == NULL) {
+            return -1;
+        }
+        PyObject *answer = PyObject_CallOneArg(scan->decide, context);
+        Py_DECREF(context);
+        if (answer == NULL) {
+            return -1;
+        }
+        brk = PyObject_IsTrue(answer);
+        Py_DECREF(answer);
+        if (brk < 0) {
+            return -1;
+        }
+    }
+    if (!brk) {
+        return 0;
+    }
+    int done = punkt_slice(scan, kind, data, *last_break, mark + 1, 0);
+    *last_break = next >= 0 ? next : mark + 1;
+    return done;
+}
+
+static ALWAYS_INLINE int
+punkt_scan(PunktScan *scan, int kind)
+{
+    const void *data = PyUnicode_DATA(scan->text);
+    const Py_ssize_t len = PyUnicode_GET_LENGTH(scan->text);
+    Py_ssize_t last_break = 0;
+    /* The previous match: its word slice, mark, after token end, next token start. */
+    int have_prev = 0;
+    Py_ssize_t prev_ws = 0, prev_stop = 0, prev_end = 0, prev_next = -1;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        Py_UCS4 ch = READ(kind, data, i);
+        if (ch != '.' && ch != '?' && ch != '!') {
+            continue;
+        }
+        if (i + 1 >= len) {
+            break;
+        }
+        Py_UCS4 after = READ(kind, data, i + 1);
+        Py_ssize_t end, next = -1;
+        if (punkt_nonword(after)) {
+            end = i + 2;
+        }
+        else if (REGEX_SPACE(after)) {
+            Py_ssize_t j = i + 2;
+            while (j < len && REGEX_SPACE(READ(kind, data, j))) {
+                j++;
+            }
+            if (j >= len) {
+                continue;
+            }
+            next = j;
+            end = j + 1;
+            while (end < len && !REGEX_SPACE(READ(kind, data, end))) {
+                end++;
+            }
+        }
+        else {
+            continue;
+        }
+        /* _get_last_whitespace_index(text[prev_stop:i]): 0 when none (or at index 0). */
+        Py_ssize_t idx = 0;
+        for (Py_ssize_t k = i - 1; k > prev_stop; k--) {
+            if (ASCII_WHITESPACE(READ(kind, data, k))) {
+                idx = k - prev_stop;
+                break;
+            }
+        }
+        Py_ssize_t ws = idx ? prev_stop + idx + 1 : prev_ws;
+        if (have_prev && prev_stop <= ws) {
+            int done = punkt_context(scan, kind, data, &last_break, prev_ws, prev_stop, prev_next,
+                                     prev_end);
+            if (done) {
+                return done;
+            }
+        }
+        have_prev = 1;
+        prev_ws = ws;
+        prev_stop = i;
+        prev_end = end;
+        prev_next = next;
+    }
+    if (have_prev) {
+        int done =
+            punkt_context(scan, kind, data, &last_break, prev_ws, prev_stop, prev_next, prev_end);
+        if (done) {
+            return done;
+        }
+    }
+    Py_ssize_t stop = len;
+    while (stop > 0 && Py_UNICODE_ISSPACE(READ(kind, data, stop - 1))) {
+        stop--;
+    }
+    return punkt_slice(scan, kind, data, last_break, stop, 1);
+}
+
+static PyObject *
+punkt_at_least(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PunktScan scan = {0};
+    if (!PyArg_ParseTuple(args, "UnOO!O!O!:punkt_at_least", &scan.text, &scan.n, &scan.decide,
+                          &PySet_Type, &scan.abbrev_types, &PyFrozenSet_Type,
+                          &scan.collocation_firsts, &PySet_Type, &scan.collocations)) {
+        return NULL;
+    }
+    if (scan.n < 0) { /* as itertools.islice says it */
+        PyErr_SetString(PyExc_ValueError, "Stop argument for islice() must be None or an "
+                                          "integer: 0 <= x <= sys.maxsize.");
+        return NULL;
+    }
+    if (scan.n == 0) {
+        Py_RETURN_TRUE;
+    }
+    int status;
+    switch (PyUnicode_KIND(scan.text)) {
+    case PyUnicode_1BYTE_KIND:
+        status = punkt_scan(&scan, PyUnicode_1BYTE_KIND);
+        break;
+    case PyUnicode_2BYTE_KIND:
+        status = punkt_scan(&scan, PyUnicode_2BYTE_KIND);
+        break;
+    default:
+        status = punkt_scan(&scan, PyUnicode_4BYTE_KIND);
+    }
+    if (status < 0) {
+        return NULL;
+    }
+    return PyBool_FromLong(scan.count >= scan.n);
+}
+/* ---- end S2: dedup ---- */
+
 /* ------------------------------------------------------------------------------------------ */
 
 static PyMethodDef native_methods[] = {
@@ -1323,7 +1996,14 @@ static PyMethodDef native_methods[] = {
     {"has_word", has_word, METH_VARARGS,
      "has_word(word_list, text) -> whether re.compile(r'\\W(?:w1|...)(?:\\W|$)') finds a word in "
      "' ' + text.lower(): filters.badwords._has_word_py, compiled."},
+    {"punkt_at_least", punkt_at_least, METH_VARARGS, /* S2: dedup */
+     "punkt_at_least(text, n, decide, abbrev_types, collocation_firsts, collocations) -> "
+     "whether punkt finds n "
+     "sentences: filters.sentences.SentenceSplitter._at_least_py, compiled."},
     {"md5", md5, METH_O, "md5(data) -> hashlib.md5(data).digest() (tests the kernel's md5)."},
+    {"wet_record", wet_record, METH_VARARGS, /* S1: wet reader */
+     "wet_record(data, start, end) -> (url, date, content_type, content_length, record_id, "
+     "digest, warc_type, text), or None where not UTF-8: filters.wet._fields_py, compiled."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1336,7 +2016,7 @@ static struct PyModuleDef native_module = {
 
 /* filters/kernels.py's NATIVE_API: raise both with any change to a kernel's signature or
  * meaning (a module built from an older source is then not used). */
-#define NATIVE_API 1
+#define NATIVE_API 3
 
 PyMODINIT_FUNC
 PyInit__native(void)

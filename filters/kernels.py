@@ -1,15 +1,18 @@
 """The compiled core: C kernels for the hot loops, or pure Python where they are missing.
 
 ``filters/_native.c`` compiles (``setup.py``, an optional extension) into ``filters._native``,
-the twin of four pure-Python functions that remain the specification:
+the twin of six pure-Python functions that remain the specification:
 
 - ``filters.clean._clean_lines`` (``clean_page``'s line rules),
 - ``filters.wet._split_record_py`` (a WET record's header lines and text),
+- ``filters.wet._fields_py`` (a record's bytes decoded, split and its header fields read),
 - ``filters.dedup._line_hashes_py`` (the md5 dedup key of every line),
-- ``filters.badwords._has_word_py`` (3.x's page bad-word search, spaced languages).
+- ``filters.badwords._has_word_py`` (3.x's page bad-word search, spaced languages),
+- ``filters.sentences.SentenceSplitter._at_least_py`` (whether punkt finds ``n`` sentences).
 
 The tests run both on every real WET record and C4 document, every code point and a property
-fuzz, and require equal results (tests/filters/test_native.py).
+fuzz, and require equal results (tests/filters/test_native.py, test_native_wet.py,
+test_sentences_native.py).
 
 ``native`` is the compiled module, or ``None``: the module did not build on this machine (no C
 compiler or Python headers), or ``C4_PURE_PYTHON=1`` asks for the pure path. Then the pure
@@ -25,7 +28,7 @@ from types import ModuleType
 PURE_ENV = "C4_PURE_PYTHON"
 # filters/_native.c's NATIVE_API: raised with any change to the kernels' signatures or meaning,
 # so that a module built from an older source is not used (make setup rebuilds it).
-NATIVE_API = 1
+NATIVE_API = 3
 
 native: ModuleType | None
 _why: str

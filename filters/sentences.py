@@ -24,6 +24,8 @@ from nltk.tokenize.punkt import (
     PunktToken,
 )
 
+from filters.kernels import native
+
 PUNKT_DIR = Path(__file__).resolve().parent / "data" / "punkt_tab" / "english"
 
 
@@ -63,33 +65,45 @@ class _UntimedLanguageVars(PunktLanguageVars):
 
 
 # A potential sentence end as punkt's ``text_contains_sentbreak`` sees it: the word before the
-# mark, the mark, the whitespace after it and the next token. Decided here when both words are
+# mark, the mark, the whitespace after it (``regex``'s ``\s``, which punkt's period context
+# matches: ``str.isspace`` but U+001C..U+001F) and the next token. Decided here when the word is
 # letters only (``_plain_sentbreak``); anything else goes to punkt.
-_PLAIN_CONTEXT = re.compile(r"(\S+?)([.?!])[ \n]+(\S+)")
+_PLAIN_CONTEXT = re.compile(r"(\S+?)([.?!])[^\S\x1c-\x1f]+(\S+)")
 
 
-def _plain_sentbreak(context: str, params: PunktParameters) -> bool | None:
-    """``text_contains_sentbreak(context)`` for ``word`` + ``.?!`` + spaces + ``word``, else None.
+def collocation_firsts(params: PunktParameters) -> frozenset[str]:
+    """The first word types of punkt's known collocations."""
+    return frozenset(first for first, _ in params.collocations)
 
-    Punkt's own steps on such a context, where both words are ``str.isalpha()`` (no character
-    of them is whitespace, punctuation its word tokenizer splits at, a digit, a period or ``-``):
 
-    - the word tokenizer gives ``[word + ".", next]``, or ``[word, "?", next]`` for ``?``/``!``;
+def _plain_sentbreak(
+    context: str, params: PunktParameters, firsts: frozenset[str] | None = None
+) -> bool | None:
+    """``text_contains_sentbreak(context)`` for ``word`` + ``.?!`` + spaces + a token, else None.
+
+    Punkt's own steps on such a context, where the word is ``str.isalpha()`` (no character of
+    it is whitespace, punctuation its word tokenizer splits at, a digit, a period or ``-``) and
+    the token has no whitespace (so it, or a piece of it, is a token after the mark):
+
+    - the word tokenizer gives ``[word + ".", ...]``, or ``[word, "?", ...]`` for ``?``/``!``;
     - ``?`` and ``!`` are sentence breaks in the first pass, which the second pass (about tokens
       ending in a period) never undoes, and a token follows: True;
     - ``word.`` of two or more letters is no initial, ellipsis or number; unless its lowercase is
       an abbreviation (left to punkt: the orthographic heuristics decide), the first pass makes
       it a break, which the second pass undoes only for a known collocation with the next
-      token's type (its lowercase: no period, no digits).
+      token's type. A word that starts no collocation (``firsts``, from ``params`` when not
+      given) stays a break, whatever follows: True. Otherwise only a next token of letters is
+      decided here (its type is its lowercase: no period, no digits, nothing split off).
 
-    tests/filters/test_sentences.py checks it against punkt on every context of the real data
-    and on a fuzz.
+    ``filters._native.punkt_at_least`` decides the same contexts the same way. The tests check
+    it against punkt on every context of the real data and on a fuzz
+    (tests/filters/test_sentences.py).
     """
     match = _PLAIN_CONTEXT.fullmatch(context)
     if match is None:
         return None
     word, mark, following = match.groups()
-    if not (word.isalpha() and following.isalpha()):
+    if not word.isalpha():
         return None
     if mark != ".":
         return True
@@ -98,6 +112,10 @@ def _plain_sentbreak(context: str, params: PunktParameters) -> bool | None:
     typ = word.lower()
     if typ in params.abbrev_types:
         return None
+    if typ not in (collocation_firsts(params) if firsts is None else firsts):
+        return True
+    if not following.isalpha():
+        return None
     return (typ, following.lower()) not in params.collocations
 
 
@@ -105,12 +123,16 @@ class _PlainFirstTokenizer(PunktSentenceTokenizer):
     """Punkt, deciding the plain potential sentence ends without building its tokens.
 
     Most contexts punkt examines are a word, a period and a capitalized word; its answer for
-    them comes from two set lookups (``_plain_sentbreak``), the same answer in a fraction of the
+    them comes from a few set lookups (``_plain_sentbreak``), the same answer in a fraction of the
     time. Every other context goes through punkt's own code.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.collocation_firsts = collocation_firsts(self._params)
+
     def text_contains_sentbreak(self, text: str) -> bool:
-        decided = _plain_sentbreak(text, self._params)
+        decided = _plain_sentbreak(text, self._params, self.collocation_firsts)
         return super().text_contains_sentbreak(text) if decided is None else decided
 
 
@@ -162,6 +184,13 @@ class SentenceSplitter:
         self._tokenizer = _PlainFirstTokenizer(
             params, lang_vars=_UntimedLanguageVars(), token_cls=_UntimedToken
         )
+        # ``filters._native.punkt_at_least``'s arguments after ``text, n``.
+        self._native_args = (
+            self._tokenizer.text_contains_sentbreak,
+            params.abbrev_types,
+            self._tokenizer.collocation_firsts,
+            params.collocations,
+        )
 
     def split(self, text: str) -> list[str]:
         """The punkt sentences of ``text``."""
@@ -175,8 +204,18 @@ class SentenceSplitter:
         """Whether ``text`` has at least ``n`` punkt sentences (``count(text) >= n``).
 
         Punkt yields sentences lazily from the start, so this stops after the ``n``-th: the same
-        answer as ``count`` for a fraction of the work on long pages.
+        answer as ``count`` for a fraction of the work on long pages. Compiled where
+        ``filters._native`` is built (its ``punkt_at_least`` walks punkt's steps in C and calls
+        back ``text_contains_sentbreak`` for the contexts it cannot decide), else
+        ``_at_least_py``.
         """
+        if native is None:
+            return self._at_least_py(text, n)
+        return native.punkt_at_least(text, n, *self._native_args)
+
+    def _at_least_py(self, text: str, n: int) -> bool:
+        """``at_least`` through punkt's own generators: the specification of
+        ``filters._native.punkt_at_least``."""
         return sum(1 for _ in itertools.islice(self._tokenizer.span_tokenize(text), n)) >= n
 
 

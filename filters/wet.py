@@ -662,17 +662,16 @@ class WetReader:
 
     def _emit(self, cut: int) -> Iterator[Item]:
         """The current record is ``buf[:cut]``; a new one starts at ``cut``."""
-        data = self._buf[:cut]
         if not self._seen_delimiter:
             self._seen_delimiter = True
             if self._skipping:
                 yield self._dead(REASON_RECORD_TOO_LARGE, self._offset(self._pre_start), b"")
-            elif cut > 0 and (self._require_timestamp or data.strip()):
+            elif cut > 0 and (self._require_timestamp or self._buf[:cut].strip()):
                 # TFDS 3.x validates what precedes the first delimiter (it is not at line 0);
                 # 2.x counts nothing for blank lines there.
-                yield self._record(data, self._pre_start)
+                yield self._record(cut, self._pre_start)
         elif not self._skipping and cut > 0:  # cut == 0 only right after a broken member
-            yield self._record(data, self._base)
+            yield self._record(cut, self._base)
         self._skipping = False
         del self._buf[:cut]  # O(1): bytearray drops its head without moving the rest
         self._base += cut
@@ -713,7 +712,7 @@ class WetReader:
                 yield self._dead(REASON_EMPTY_FILE, 0, self._buf)
             return
         if not self._skipping and self._buf:
-            yield self._record(self._buf, self._base)
+            yield self._record(len(self._buf), self._base)
 
     def _damaged(self, piece: _SourceError, last_member: int) -> Iterator[Item]:
         """A damaged stretch, whose records are lost: keep what precedes it, report it."""
@@ -737,7 +736,7 @@ class WetReader:
         several = error.in_stream and self._base > cut
         if self._seen_delimiter and not self._skipping and self._base < cut:
             whole = cut - self._base
-            yield self._record(buf[:whole], self._base)
+            yield self._record(whole, self._base)
             del buf[:whole]
             self._base = cut
         offset = self._offset(self._base) if error.in_stream else error.offset
@@ -804,19 +803,17 @@ class WetReader:
             lost_bytes=lost_bytes,
         )
 
-    def _record(self, data: bytes | bytearray, start: int) -> Item:
+    def _record(self, end: int, start: int) -> Item:
+        """The record ``buf[:end]``, at decompressed offset ``start``."""
         offset = self._offset(start)
+        fields = _record_fields(self._buf, end)
+        if fields is None:
+            return self._dead(REASON_INVALID_UTF8, offset, self._buf[:end])
         try:
-            decoded = data.decode("utf-8")
-        except UnicodeDecodeError:
-            return self._dead(REASON_INVALID_UTF8, offset, data)
-        try:
-            return _parse(
-                decoded, self.source_file, offset, self._require_timestamp, self.file_index
-            )
+            return _page(fields, self.source_file, offset, self._require_timestamp, self.file_index)
         except ForeignRecord as foreign:  # the reader stops at it (``_run``)
             foreign.offset = offset
-            foreign.data = bytes(data[: EXCERPT_CHARS * 4])
+            foreign.data = bytes(self._buf[: min(end, EXCERPT_CHARS * 4)])
             known = self._plain or start in self._members
             foreign.stored_from = offset if known else self._member_offset
             raise
@@ -903,10 +900,14 @@ def parse_record(
     return _parse(record, source_file, record_offset, rules.require_timestamp, file_index)
 
 
-def _parse(
-    record: str, source_file: str, record_offset: int, require_timestamp: bool, file_index: int
-) -> Page | Dropped:
-    metadata, text = _split_record(record)
+Fields = tuple[str, str, str, str, str, str, str | None, str]
+"""A record's ``(url, timestamp, content_type, content_length, record_id, block_digest,
+warc_type, text)``: header values ``""`` where absent, ``warc_type`` None where absent."""
+
+
+def _fields(record: str, split: Callable[[str], tuple[list[str], str]] | None = None) -> Fields:
+    """A decoded record's header fields and text (split by ``split``, else ``_split_record``)."""
+    metadata, text = (split or _split_record)(record)
     # In line order, so the last occurrence wins, as in TFDS. ``line.startswith("Key:")`` is
     # ``line.partition(":")[0] == "Key"``: one split and one dict lookup per metadata line.
     found: dict[str, str] = {}
@@ -916,13 +917,47 @@ def _parse(
             if key in _FIRST_WINS and key in found:
                 continue
             found[key] = value.strip()
-    url = found.get(_URL_KEY[:-1], "")
-    timestamp = found.get(_DATE_KEY[:-1], "")
-    content_type = found.get(_TYPE_KEY[:-1], "")
-    content_length = found.get(_LENGTH_KEY[:-1], "")
-    record_id = found.get(_RECORD_ID_KEY[:-1], "")
-    digest = found.get(_DIGEST_KEY[:-1], "")
-    warc_type = found.get(_WARC_TYPE_KEY[:-1])
+    return (
+        found.get(_URL_KEY[:-1], ""),
+        found.get(_DATE_KEY[:-1], ""),
+        found.get(_TYPE_KEY[:-1], ""),
+        found.get(_LENGTH_KEY[:-1], ""),
+        found.get(_RECORD_ID_KEY[:-1], ""),
+        found.get(_DIGEST_KEY[:-1], ""),
+        found.get(_WARC_TYPE_KEY[:-1]),
+        text,
+    )
+
+
+def _fields_py(data: bytes | bytearray) -> Fields | None:
+    """A record's bytes -> its ``Fields``, None where they are not strict UTF-8 (the reader's
+    ``invalid_utf8``). The specification of ``filters._native.wet_record``, which decodes and
+    splits in one call on the bytes (no whole-record str, no list of header lines)."""
+    try:
+        record = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return _fields(record, _split_record_py)
+
+
+def _record_fields(buf: bytearray, end: int) -> Fields | None:
+    """``_fields_py(buf[:end])``, compiled where ``filters._native`` is built."""
+    if native is None:
+        return _fields_py(buf[:end])
+    return native.wet_record(buf, 0, end)
+
+
+def _parse(
+    record: str, source_file: str, record_offset: int, require_timestamp: bool, file_index: int
+) -> Page | Dropped:
+    return _page(_fields(record), source_file, record_offset, require_timestamp, file_index)
+
+
+def _page(
+    fields: Fields, source_file: str, record_offset: int, require_timestamp: bool, file_index: int
+) -> Page | Dropped:
+    """A record's fields -> its ``Page``, or why TFDS drops it; ``ForeignRecord`` if not WET."""
+    url, timestamp, content_type, content_length, record_id, digest, warc_type, text = fields
     if warc_type is not None and warc_type not in _WET_TYPES:
         raise ForeignRecord(warc_type, content_type)
     doc_id = make_doc_id(record_id, source_file, record_offset)

@@ -246,4 +246,8 @@ def test_known_collocation_and_abbreviation_are_punkts():
     assert _plain_sentbreak("Mr. Smith", _PARAMS) is None
     assert _plain_sentbreak("word. Next", _PARAMS) is True
     assert _plain_sentbreak("word? next", _PARAMS) is True
-    assert _plain_sentbreak("word. 3", _PARAMS) is None
+    # A word that starts no collocation stays a break whatever token follows.
+    assert _plain_sentbreak("word. 3", _PARAMS) is True
+    assert _plain_sentbreak("word.\u3000Then,", _PARAMS) is True
+    assert _plain_sentbreak("word. \x1c", _PARAMS) is None  # str.isspace, but regex's \S
+    assert _plain_sentbreak("word.\x1c Next", _PARAMS) is None
