@@ -44,9 +44,9 @@ from benchmarks.end_to_end import (  # noqa: E402
     C4,
     ENV,
     RESULTS,
-    TIME,
     check_identical,
     corpus_path,
+    measure,
     read_build,
     run_theirs,
 )
@@ -59,27 +59,6 @@ UNCOMPARED = ("config.json", "run.json")
 def _git(*args: str, cwd: Path) -> str:
     out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
     return out.stdout.strip()
-
-
-def measure(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
-    """``cmd``'s CPU seconds (user + sys, children included), wall seconds and peak RSS."""
-    with tempfile.NamedTemporaryFile("r", suffix=".time") as stats:
-        proc = subprocess.run(
-            [TIME, "-f", "%e %U %S %M", "-o", stats.name, *cmd],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            cwd=REPO,
-            check=False,
-        )
-        if proc.returncode:
-            raise SystemExit(f"{cmd} failed ({proc.returncode}):\n{proc.stderr[-2000:]!r}")
-        wall, user, system, max_kb = stats.read().split()[-4:]
-    return {
-        "cpu_seconds": round(float(user) + float(system), 3),
-        "wall_seconds": float(wall),
-        "peak_rss_MB": round(int(max_kb) / 1024, 1),
-    }
 
 
 def digest(out: Path) -> dict[str, str]:

@@ -53,8 +53,9 @@ VERSION = "3.1.0"
 ENV = {**os.environ, "RAYON_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
 
 
-def measure(cmd: list[str]) -> dict[str, float]:
-    """Runs ``cmd``; its CPU seconds (user + sys, children included), wall seconds, peak RSS.
+def measure(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
+    """Runs ``cmd`` (in ``env``, ``ENV`` by default); its CPU seconds (user + sys, children
+    included), wall seconds, peak RSS.
 
     Through GNU ``/usr/bin/time``: Linux carries a process's peak RSS across fork and exec, so
     measuring from this (large) Python process would report our own peak for a small child.
@@ -62,7 +63,11 @@ def measure(cmd: list[str]) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("r", suffix=".time") as stats:
         timed = [TIME, "-f", "%e %U %S %M", "-o", stats.name, *cmd]
         proc = subprocess.run(
-            timed, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO
+            timed,
+            env=ENV if env is None else env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=REPO,
         )
         if proc.returncode:
             err = proc.stderr.decode(errors="replace")[-2000:]

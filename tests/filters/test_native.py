@@ -133,14 +133,14 @@ def check_all(native: Any, text: str, words: WordLists | None = None) -> None:
 # --- every real record and document ---------------------------------------------------------
 
 
-def real_records() -> Iterator[str]:
-    """Every record string the WET reader parses in the real files, edge cases included."""
-    seen: list[str] = []
-    fields = wet._record_fields  # the reader's one call per record (tests/filters/test_native_wet)
+def real_record_bytes() -> Iterator[bytes]:
+    """Every record the WET reader cuts out of the real files (edge cases included), as bytes:
+    what the reader's one call per record (``wet._record_fields``) is given."""
+    seen: list[bytes] = []
+    fields = wet._record_fields
 
     def spy(buf: bytearray, end: int) -> Any:
-        with contextlib.suppress(UnicodeDecodeError):  # an invalid_utf8 record: never split
-            seen.append(bytes(buf[:end]).decode("utf-8"))
+        seen.append(bytes(buf[:end]))
         return fields(buf, end)
 
     rules = resolve_rules("en", "3.1.0")
@@ -152,6 +152,14 @@ def real_records() -> Iterator[str]:
     finally:
         wet._record_fields = fields  # type: ignore[assignment]
     return iter(seen)
+
+
+def real_records() -> Iterator[str]:
+    """Every record string the WET reader parses in the real files, edge cases included (an
+    invalid_utf8 record is never split, so it is left out)."""
+    for data in real_record_bytes():
+        with contextlib.suppress(UnicodeDecodeError):
+            yield data.decode("utf-8")
 
 
 def c4_documents() -> list[str]:

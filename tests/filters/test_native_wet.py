@@ -10,7 +10,6 @@ pieces that matter. Results must be equal (``None`` for a record that is not UTF
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,9 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from filters import wet
-from filters.spec import resolve_rules
-from tests.conftest import EDGE_WET, REAL_WET
-from tests.filters.test_native import CODE_POINTS, _native
+from tests.filters.test_native import CODE_POINTS, _native, real_record_bytes
 
 
 @pytest.fixture(scope="module")
@@ -34,26 +31,6 @@ def check(native: Any, data: bytes) -> None:
     # Inside a larger buffer (the reader's bytearray): only [start, end) is read.
     padded = bytearray(b"\xffWARC/1.0\n" + data + b"\n\xffText\n")
     assert native.wet_record(padded, 10, 10 + len(data)) == want, data[:300]
-
-
-def real_record_bytes() -> Iterator[bytes]:
-    """Every record the WET reader cuts out of the real files, as bytes."""
-    seen: list[bytes] = []
-    fields = wet._record_fields
-
-    def spy(buf: bytearray, end: int) -> Any:
-        seen.append(bytes(buf[:end]))
-        return fields(buf, end)
-
-    rules = resolve_rules("en", "3.1.0")
-    wet._record_fields = spy  # type: ignore[assignment]
-    try:
-        for path in (*REAL_WET, *EDGE_WET):
-            for _ in wet.iter_wet_path(str(path), rules):
-                pass
-    finally:
-        wet._record_fields = fields  # type: ignore[assignment]
-    return iter(seen)
 
 
 def test_every_real_record(native):
