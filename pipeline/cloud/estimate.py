@@ -486,7 +486,8 @@ def format_estimate(est: Estimate, origin: str = "") -> str:
     lines += [
         "  stage CPU-days (core):",
     ]
-    for stage, s_per_mb in sorted(t.stage_seconds_per_mb.items(), key=lambda kv: -kv[1]):
+    # Ties by name: the packaged rates keep their keys sorted, a result file in stage order.
+    for stage, s_per_mb in sorted(t.stage_seconds_per_mb.items(), key=lambda kv: (-kv[1], kv[0])):
         days = s_per_mb * est.wet_tb_decompressed * 1e6 / 86400
         lines.append(f"    {stage:<24} {days:8.1f}")
     lines += [
