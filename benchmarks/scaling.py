@@ -382,7 +382,7 @@ def _cpu(run: dict[str, Any]) -> float:
 def render_engines(engines: dict[str, Any]) -> list[str]:
     """The generated section of ``--engines``: one row per (size, shape), and the targets."""
     meta, points = engines["meta"], engines["points"]
-    code = meta["git"]["commit"][:10] + (" + local changes" if meta["git"]["dirty"] else "")
+    code = _code_label(meta["git"])
     lines = [
         "## DaskRunner against the DirectRunner with two workers (issue 19)",
         "",
@@ -502,7 +502,7 @@ def _fmt_fit(fit: dict[str, float] | None, unit: str) -> str:
 def render_markdown(result: dict[str, Any]) -> str:
     """The generated page: the runs, the fits, and every shuffle's bytes per input byte."""
     runs = sorted(result["runs"], key=lambda r: (r["runner"], r["wet_MB"]))
-    code = result["git"]["commit"][:10] + (" + local changes" if result["git"]["dirty"] else "")
+    code = _code_label(result["git"])
     lines = [
         "# `c4 build` scaling: DirectRunner and DaskRunner",
         "",
@@ -627,6 +627,11 @@ def plot(result: dict[str, Any], out: Path) -> Path:
 
 
 # --- the series ----------------------------------------------------------------------------------
+
+
+def _code_label(git: dict[str, Any]) -> str:
+    """``_git``'s answer as the generated pages name the code: a short commit, + local changes."""
+    return git["commit"][:10] + (" + local changes" if git["dirty"] else "")
 
 
 def _git(code_rev: str | None = None) -> dict[str, Any]:

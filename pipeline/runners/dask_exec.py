@@ -84,8 +84,8 @@ def plan_of(blob: bytes) -> Plan:
 
 
 def bucket_of(key: Any, buckets: int) -> int:
-    """The shuffle bucket of ``key``: the same in every process (no ``hash()``, which is salted
-    per process for strings), equal keys in the same bucket."""
+    """The shuffle bucket of ``key``: the same in every process (a digest of its bytes, never
+    Python's string hashing, which is salted per process), equal keys in the same bucket."""
     if buckets == 1:
         return 0
     if type(key) is str:
