@@ -15,7 +15,7 @@ $(VENV)/.installed: setup.py requirements.lock
 # The compiled core (filters/_native.c, see filters/kernels.py): pip install -e builds it in place;
 # this rebuilds it when its source changes. Where it cannot build (no C compiler or Python
 # headers) the build only warns, and the pure-Python core runs (one warning line).
-$(VENV)/.native: filters/_native.c $(VENV)/.installed
+$(VENV)/.native: filters/_native.c setup.py $(VENV)/.installed
 	$(PY) setup.py -q build_ext --inplace
 	touch $@
 

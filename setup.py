@@ -67,5 +67,14 @@ setup(
     # The compiled core (filters/kernels.py): C kernels of the per-line loops. Optional: where it
     # cannot be built (no C compiler or Python headers) the install still succeeds and the
     # pure-Python twins run, with one warning line.
-    ext_modules=[Extension("filters._native", ["filters/_native.c"], optional=True)],
+    # -ffp-contract=off: langdetect's port must round every a*b+c as Python does (no FMA).
+    ext_modules=[
+        Extension(
+            "filters._native",
+            ["filters/_native.c"],
+            extra_compile_args=["-ffp-contract=off"],
+            libraries=["m"],
+            optional=True,
+        )
+    ],
 )

@@ -10,6 +10,7 @@
  *   line_hashes       filters.dedup._line_hashes_py   (md5 of every line: the dedup keys)
  *   has_word          filters.badwords._has_word_py   (3.x's page bad-word search, spaced)
  *   punkt_at_least    filters.sentences.SentenceSplitter._at_least_py (punkt's n sentences)
+ *   langdetect        langdetect 1.0.9's detect_langs, seed 0 (filters/langid.py)
  *
  * CPython's own definitions are used wherever Python's are subtle: line breaks, whitespace and
  * word characters (Py_UNICODE_ISLINEBREAK, Py_UNICODE_ISSPACE, Py_UNICODE_ISALNUM), lowercase
@@ -20,6 +21,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <math.h>
 #include <string.h>
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1981,6 +1983,1047 @@ punkt_at_least(PyObject *Py_UNUSED(module), PyObject *args)
 
 /* ------------------------------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------------------------------ */
+/* langdetect: langdetect 1.0.9's detect_langs(text) with seed 0, exactly (filters/langid.py)  */
+/* ------------------------------------------------------------------------------------------ */
+/* The specification is langdetect itself (detector.py, utils/ngram.py), run as TFDS runs it:
+ * a Detector per call, seed 0, the 55 profiles in sorted order. Every step is reproduced as
+ * Python computes it: the three regex substitutions of Detector.append (leftmost, greedy, with
+ * Python's backtracking), the 10,000-character cut, cleaning_text (whose "Latin Extended
+ * Additional" test compares a block number with a string, so it never holds: every character
+ * from U+0300 counts as non-Latin), NGram's normalization and capital-word rule (str.isupper is
+ * Py_UNICODE_ISUPPER), CPython's Mersenne Twister, random.choice (_randbelow with getrandbits),
+ * random.gauss (with its cached second value), and the same double operations in the same
+ * order: the builtin sum of Python 3.11 adds left to right. The profile table (filters/data/
+ * langdetect/) is built from langdetect's own files; probabilities are count / n_words as
+ * Python divides them. gcc must not contract a*b+c into an FMA: setup.py passes
+ * -ffp-contract=off. */
+
+#define LD_CAPSULE "filters._native.langdetect_model"
+#define LD_MAX_LANGS 64
+#define LD_MAX_TEXT 10000
+#define LD_N_TRIAL 7
+#define LD_MT_N 624
+#define LD_MT_M 397
+#define LD_CJK_FIRST 0x4E00
+#define LD_CJK_LAST 0x9FFF
+#define LD_MAX_VI 64
+#define LD_MAX_DMARK 8
+/* After NGram.normalize, an ASCII character is a space or a letter: 53 symbols (ld_ascii), in
+ * rows of 64 so that the n-grams of lowercase letters and spaces sit close together */
+#define LD_ASCII 64
+
+typedef struct {
+    uint64_t key;
+    uint32_t word;
+} LdSlot;
+
+typedef struct {
+    int n_langs;
+    PyObject *langs[LD_MAX_LANGS];
+    uint32_t n_words;
+    uint32_t mask;          /* hash table size - 1 */
+    LdSlot *slots;          /* key 0: empty (no n-gram packs to 0: NUL normalizes to a space) */
+    uint64_t *word_key;     /* n_words: each word's packed characters, first lowest */
+    int32_t *ascii3;        /* the words of ASCII letters and spaces, indexed directly: 64**3 */
+    int32_t ascii2[LD_ASCII * LD_ASCII], ascii1[LD_ASCII]; /* (-1: not a word) */
+    uint32_t *pair_start;   /* n_words + 1 */
+    uint8_t *pair_lang;
+    double *pair_prob;
+    Py_UCS4 cjk[LD_CJK_LAST - LD_CJK_FIRST + 1];
+    Py_UCS4 latin1_excluded[16];
+    int n_latin1_excluded;
+    Py_UCS4 vi_from[LD_MAX_VI];
+    int n_vi_from;
+    Py_UCS4 vi_dmark[LD_MAX_DMARK];
+    int n_vi_dmark;
+    Py_UCS4 vi_to[LD_MAX_DMARK][LD_MAX_VI];
+    uint32_t mt_first[LD_MT_N]; /* random.Random(0)'s state after its first twist */
+} LdModel;
+
+static void
+ld_model_free_parts(LdModel *m)
+{
+    for (int i = 0; i < m->n_langs; i++) {
+        Py_CLEAR(m->langs[i]);
+    }
+    PyMem_Free(m->slots);
+    PyMem_Free(m->word_key);
+    PyMem_Free(m->ascii3);
+    PyMem_Free(m->pair_start);
+    PyMem_Free(m->pair_lang);
+    PyMem_Free(m->pair_prob);
+    PyMem_Free(m);
+}
+
+static void
+ld_model_free(PyObject *capsule)
+{
+    LdModel *m = PyCapsule_GetPointer(capsule, LD_CAPSULE);
+    if (m != NULL) {
+        ld_model_free_parts(m);
+    }
+}
+
+/* A normalized ASCII character's symbol: space 0, a-z 1-26, A-Z 27-52; -1 for anything else */
+static ALWAYS_INLINE int
+ld_ascii(Py_UCS4 c)
+{
+    if (c == ' ') {
+        return 0;
+    }
+    if (c >= 'a' && c <= 'z') {
+        return (int)(c - 'a') + 1;
+    }
+    if (c >= 'A' && c <= 'Z') {
+        return (int)(c - 'A') + 27;
+    }
+    return -1;
+}
+
+static ALWAYS_INLINE uint32_t
+ld_slot(uint64_t key, uint32_t mask)
+{
+    return (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 40) & mask;
+}
+
+/* A little-endian reader over the model bytes, with bounds checks. */
+typedef struct {
+    const unsigned char *p, *end;
+    int bad;
+} LdReader;
+
+static uint64_t
+ld_read(LdReader *r, int size)
+{
+    uint64_t v = 0;
+    if (r->end - r->p < size) {
+        r->bad = 1;
+        return 0;
+    }
+    for (int i = 0; i < size; i++) {
+        v |= (uint64_t)r->p[i] << (8 * i);
+    }
+    r->p += size;
+    return v;
+}
+
+static void
+mt_twist(uint32_t *mt)
+{
+    static const uint32_t mag01[2] = {0x0u, 0x9908b0dfu};
+    int kk;
+    uint32_t y;
+    for (kk = 0; kk < LD_MT_N - LD_MT_M; kk++) {
+        y = (mt[kk] & 0x80000000u) | (mt[kk + 1] & 0x7fffffffu);
+        mt[kk] = mt[kk + LD_MT_M] ^ (y >> 1) ^ mag01[y & 0x1u];
+    }
+    for (; kk < LD_MT_N - 1; kk++) {
+        y = (mt[kk] & 0x80000000u) | (mt[kk + 1] & 0x7fffffffu);
+        mt[kk] = mt[kk + (LD_MT_M - LD_MT_N)] ^ (y >> 1) ^ mag01[y & 0x1u];
+    }
+    y = (mt[LD_MT_N - 1] & 0x80000000u) | (mt[0] & 0x7fffffffu);
+    mt[LD_MT_N - 1] = mt[LD_MT_M - 1] ^ (y >> 1) ^ mag01[y & 0x1u];
+}
+
+/* langdetect_model(data, mt_state): data is filters/langid.py's table (uncompressed), mt_state
+ * the 624 words of random.Random(0).getstate()[1] (index 624: a twist comes first). */
+static PyObject *
+langdetect_model(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    Py_buffer data;
+    PyObject *state;
+    if (!PyArg_ParseTuple(args, "y*O:langdetect_model", &data, &state)) {
+        return NULL;
+    }
+    LdModel *m = PyMem_Calloc(1, sizeof(LdModel));
+    if (m == NULL) {
+        PyBuffer_Release(&data);
+        return PyErr_NoMemory();
+    }
+    PyObject *capsule = NULL, *words = PySequence_Fast(state, "mt_state: a sequence of 624 int");
+    if (words == NULL) {
+        goto done;
+    }
+    if (PySequence_Fast_GET_SIZE(words) != LD_MT_N) {
+        PyErr_SetString(PyExc_ValueError, "mt_state: 624 words expected");
+        goto done;
+    }
+    for (int i = 0; i < LD_MT_N; i++) {
+        unsigned long v = PyLong_AsUnsignedLong(PySequence_Fast_GET_ITEM(words, i));
+        if (v == (unsigned long)-1 && PyErr_Occurred()) {
+            goto done;
+        }
+        m->mt_first[i] = (uint32_t)v;
+    }
+    mt_twist(m->mt_first);
+
+    LdReader r = {data.buf, (const unsigned char *)data.buf + data.len, 0};
+    if (data.len < 8 || memcmp(data.buf, "C4LD0001", 8) != 0) {
+        PyErr_SetString(PyExc_ValueError, "not a langdetect table (C4LD0001)");
+        goto done;
+    }
+    r.p += 8;
+    int n_langs = (int)ld_read(&r, 4);
+    if (r.bad || n_langs < 1 || n_langs > LD_MAX_LANGS) {
+        goto corrupt;
+    }
+    for (int i = 0; i < n_langs; i++) {
+        int len = (int)ld_read(&r, 1);
+        if (r.bad || r.end - r.p < len) {
+            goto corrupt;
+        }
+        m->langs[i] = PyUnicode_DecodeASCII((const char *)r.p, len, "strict");
+        if (m->langs[i] == NULL) {
+            goto done;
+        }
+        PyUnicode_InternInPlace(&m->langs[i]);
+        m->n_langs = i + 1;
+        r.p += len;
+    }
+    double n_words[LD_MAX_LANGS][3];
+    for (int i = 0; i < n_langs; i++) {
+        for (int k = 0; k < 3; k++) {
+            n_words[i][k] = (double)ld_read(&r, 8); /* < 2**53: exact, as Python converts */
+        }
+    }
+    uint32_t nw = (uint32_t)ld_read(&r, 4);
+    if (r.bad || nw == 0 || (uint64_t)(r.end - r.p) < (uint64_t)nw * 12 + 4) {
+        goto corrupt;
+    }
+    m->n_words = nw;
+    uint32_t size = 1;
+    while (size < 2 * nw) {
+        size <<= 1;
+    }
+    m->mask = size - 1;
+    m->slots = PyMem_Calloc(size, sizeof(LdSlot));
+    m->pair_start = PyMem_Malloc(((size_t)nw + 1) * sizeof(uint32_t));
+    m->word_key = PyMem_Malloc((size_t)nw * sizeof(uint64_t));
+    m->ascii3 = PyMem_Malloc((size_t)LD_ASCII * LD_ASCII * LD_ASCII * sizeof(int32_t));
+    if (!m->slots || !m->pair_start || !m->word_key || !m->ascii3) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memset(m->ascii1, 0xff, sizeof(m->ascii1));
+    memset(m->ascii2, 0xff, sizeof(m->ascii2));
+    memset(m->ascii3, 0xff, (size_t)LD_ASCII * LD_ASCII * LD_ASCII * sizeof(int32_t));
+    const unsigned char *keys = r.p;
+    r.p += (size_t)nw * 8;
+    for (uint32_t w = 0; w <= nw; w++) {
+        m->pair_start[w] = (uint32_t)ld_read(&r, 4);
+        if (w > 0 && m->pair_start[w] < m->pair_start[w - 1]) {
+            r.bad = 1;
+        }
+    }
+    uint32_t np = m->pair_start[nw];
+    if (r.bad || m->pair_start[0] != 0 || (uint64_t)(r.end - r.p) < (uint64_t)np * 5) {
+        goto corrupt;
+    }
+    m->pair_lang = PyMem_Malloc(np ? np : 1);
+    m->pair_prob = PyMem_Malloc((np ? np : 1) * sizeof(double));
+    if (!m->pair_lang || !m->pair_prob) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const unsigned char *langs = r.p, *counts = r.p + np;
+    r.p += (size_t)np * 5;
+    for (uint32_t w = 0; w < nw; w++) {
+        LdReader kr = {keys + (size_t)w * 8, keys + (size_t)w * 8 + 8, 0};
+        uint64_t key = ld_read(&kr, 8);
+        int len = (key >> 42) ? 3 : (key >> 21) ? 2 : 1;
+        if (key == 0) {
+            goto corrupt;
+        }
+        uint32_t s = ld_slot(key, m->mask);
+        while (m->slots[s].key != 0) {
+            if (m->slots[s].key == key) {
+                goto corrupt; /* a key twice */
+            }
+            s = (s + 1) & m->mask;
+        }
+        m->slots[s].key = key;
+        m->slots[s].word = w;
+        m->word_key[w] = key;
+        int a0 = ld_ascii(key & 0x1FFFFF), a1 = ld_ascii((key >> 21) & 0x1FFFFF);
+        int a2 = ld_ascii(key >> 42);
+        if (len == 1 && a0 >= 0) {
+            m->ascii1[a0] = (int32_t)w;
+        }
+        else if (len == 2 && a0 >= 0 && a1 >= 0) {
+            m->ascii2[a0 * LD_ASCII + a1] = (int32_t)w;
+        }
+        else if (len == 3 && a0 >= 0 && a1 >= 0 && a2 >= 0) {
+            m->ascii3[(a0 * LD_ASCII + a1) * LD_ASCII + a2] = (int32_t)w;
+        }
+        for (uint32_t p = m->pair_start[w]; p < m->pair_start[w + 1]; p++) {
+            int lang = langs[p];
+            LdReader cr = {counts + (size_t)p * 4, counts + (size_t)p * 4 + 4, 0};
+            double count = (double)ld_read(&cr, 4);
+            if (lang >= n_langs || (p > m->pair_start[w] && lang <= m->pair_lang[p - 1])) {
+                goto corrupt;
+            }
+            m->pair_lang[p] = (uint8_t)lang;
+            /* add_profile: prob = 1.0 * count / n_words[len(word) - 1] */
+            m->pair_prob[p] = count / n_words[lang][len - 1];
+        }
+    }
+    for (int i = 0; i <= LD_CJK_LAST - LD_CJK_FIRST; i++) {
+        m->cjk[i] = (Py_UCS4)(LD_CJK_FIRST + i);
+    }
+    uint32_t n_cjk = (uint32_t)ld_read(&r, 4);
+    for (uint32_t i = 0; i < n_cjk && !r.bad; i++) {
+        uint32_t from = (uint32_t)ld_read(&r, 4), to = (uint32_t)ld_read(&r, 4);
+        if (from < LD_CJK_FIRST || from > LD_CJK_LAST || to > 0x10FFFF) {
+            goto corrupt;
+        }
+        m->cjk[from - LD_CJK_FIRST] = to;
+    }
+    m->n_latin1_excluded = (int)ld_read(&r, 4);
+    if (m->n_latin1_excluded > 16) {
+        goto corrupt;
+    }
+    for (int i = 0; i < m->n_latin1_excluded; i++) {
+        m->latin1_excluded[i] = (Py_UCS4)ld_read(&r, 4);
+    }
+    m->n_vi_from = (int)ld_read(&r, 4);
+    if (m->n_vi_from > LD_MAX_VI) {
+        goto corrupt;
+    }
+    for (int i = 0; i < m->n_vi_from; i++) {
+        m->vi_from[i] = (Py_UCS4)ld_read(&r, 4);
+    }
+    m->n_vi_dmark = (int)ld_read(&r, 4);
+    if (m->n_vi_dmark > LD_MAX_DMARK) {
+        goto corrupt;
+    }
+    for (int i = 0; i < m->n_vi_dmark; i++) {
+        m->vi_dmark[i] = (Py_UCS4)ld_read(&r, 4);
+    }
+    for (int d = 0; d < m->n_vi_dmark; d++) {
+        for (int i = 0; i < m->n_vi_from; i++) {
+            m->vi_to[d][i] = (Py_UCS4)ld_read(&r, 4);
+        }
+    }
+    if (r.bad || r.p != r.end) {
+        goto corrupt;
+    }
+    capsule = PyCapsule_New(m, LD_CAPSULE, ld_model_free);
+    goto done;
+corrupt:
+    PyErr_SetString(PyExc_ValueError, "corrupt langdetect table");
+done:
+    Py_XDECREF(words);
+    PyBuffer_Release(&data);
+    if (capsule == NULL) {
+        ld_model_free_parts(m);
+    }
+    return capsule;
+}
+
+/* --- Detector.append: URL_RE, MAIL_RE and normalize_vi substitutions, the 10,000 cut ------ */
+
+static ALWAYS_INLINE int
+ld_alnum(Py_UCS4 c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+/* URL_RE's class [-_.?&~;+=/#0-9A-Za-z] */
+static ALWAYS_INLINE int
+ld_url_char(Py_UCS4 c)
+{
+    return ld_alnum(c) || c == '-' || c == '_' || c == '.' || c == '?' || c == '&' ||
+           c == '~' || c == ';' || c == '+' || c == '=' || c == '/' || c == '#';
+}
+
+/* MAIL_RE's [-_.0-9A-Za-z] (a) and [-_0-9A-Za-z] (b) */
+static ALWAYS_INLINE int
+ld_mail_a(Py_UCS4 c)
+{
+    return ld_alnum(c) || c == '-' || c == '_' || c == '.';
+}
+
+static ALWAYS_INLINE int
+ld_mail_b(Py_UCS4 c)
+{
+    return ld_alnum(c) || c == '-' || c == '_';
+}
+
+/* URL_RE.sub(' ', s): https?://[-_.?&~;+=/#0-9A-Za-z]{1,2076}, in place; returns the length */
+static Py_ssize_t
+ld_sub_url(Py_UCS4 *s, Py_ssize_t n)
+{
+    Py_ssize_t i = 0, o = 0;
+    while (i < n) {
+        Py_UCS4 c = s[i];
+        if (c == 'h' && n - i >= 8 && s[i + 1] == 't' && s[i + 2] == 't' && s[i + 3] == 'p') {
+            Py_ssize_t b = -1, j = i + 4;
+            if (s[j] == 's' && n - j >= 5 && s[j + 1] == ':' && s[j + 2] == '/' &&
+                s[j + 3] == '/' && ld_url_char(s[j + 4])) {
+                b = j + 4;
+            }
+            else if (s[j] == ':' && s[j + 1] == '/' && s[j + 2] == '/' && ld_url_char(s[j + 3])) {
+                b = j + 3;
+            }
+            if (b >= 0) {
+                Py_ssize_t e = b;
+                while (e < n && e - b < 2076 && ld_url_char(s[e])) {
+                    e++;
+                }
+                s[o++] = ' ';
+                i = e;
+                continue;
+            }
+        }
+        s[o++] = c;
+        i++;
+    }
+    return o;
+}
+
+/* MAIL_RE.sub(' ', s): [-_.0-9A-Za-z]{1,64}@[-_0-9A-Za-z]{1,255}[-_.0-9A-Za-z]{1,255}. The
+ * first part cannot hold '@', so a match's '@' is the first one after its start: trying each
+ * '@' in turn with the earliest start before it is trying starts left to right. */
+static Py_ssize_t
+ld_sub_mail(Py_UCS4 *s, Py_ssize_t n)
+{
+    Py_ssize_t r = 0, o = 0; /* r: where the search resumes; s[o..) is written behind it */
+    Py_ssize_t q = 0;
+    while (q < n) {
+        if (s[q] != '@') {
+            q++;
+            continue;
+        }
+        Py_ssize_t start = q;
+        while (start > r && q - start < 64 && ld_mail_a(s[start - 1])) {
+            start--;
+        }
+        Py_ssize_t end = -1;
+        if (start < q) {
+            Py_ssize_t j = q + 1, nb = 0;
+            while (j + nb < n && nb < 256 && ld_mail_b(s[j + nb])) {
+                nb++;
+            }
+            Py_ssize_t b = nb < 255 ? nb : 255;
+            if (b > 0) {
+                Py_ssize_t na = 0;
+                while (j + b + na < n && na < 255 && ld_mail_a(s[j + b + na])) {
+                    na++;
+                }
+                if (na > 0) {
+                    end = j + b + na;
+                }
+                else if (b >= 2) {
+                    end = j + b; /* the b part gives its last character back to the a part */
+                }
+            }
+        }
+        if (end < 0) {
+            q++;
+            continue;
+        }
+        while (r < start) {
+            s[o++] = s[r++];
+        }
+        s[o++] = ' ';
+        r = q = end;
+    }
+    while (r < n) {
+        s[o++] = s[r++];
+    }
+    return o;
+}
+
+/* NGram.normalize_vi: ([TO_NORMALIZE_VI_CHARS])([DMARK_CLASS]) -> NORMALIZED_VI_CHARS */
+static Py_ssize_t
+ld_sub_vi(const LdModel *m, Py_UCS4 *s, Py_ssize_t n)
+{
+    Py_ssize_t i = 0, o = 0;
+    while (i < n) {
+        Py_UCS4 c = s[i];
+        if (i + 1 < n && s[i + 1] >= 0x300 && s[i + 1] <= 0x36F) {
+            int a = -1, d = -1;
+            for (int k = 0; k < m->n_vi_from; k++) {
+                if (m->vi_from[k] == c) {
+                    a = k;
+                    break;
+                }
+            }
+            for (int k = 0; k < m->n_vi_dmark && a >= 0; k++) {
+                if (m->vi_dmark[k] == s[i + 1]) {
+                    d = k;
+                    break;
+                }
+            }
+            if (a >= 0 && d >= 0) {
+                s[o++] = m->vi_to[d][a];
+                i += 2;
+                continue;
+            }
+        }
+        s[o++] = c;
+        i++;
+    }
+    return o;
+}
+
+/* The cut and space collapse of append() over s[0..n), then cleaning_text(), into out (at least
+ * LD_MAX_TEXT long); returns the prepared length. */
+#define LD_APPEND(TYPE, SRC)                                                                     \
+    do {                                                                                       \
+        const TYPE *src = (const TYPE *)(SRC);                                                 \
+        Py_UCS4 pre = 0;                                                                       \
+        for (Py_ssize_t i = 0; i < limit; i++) {                                               \
+            Py_UCS4 c = src[i];                                                                \
+            if (c != ' ' || pre != ' ') {                                                      \
+                out[o++] = c;                                                                  \
+                latin += (c >= 'A' && c <= 'z');                                               \
+                non_latin += (c >= 0x300);                                                     \
+            }                                                                                  \
+            pre = c;                                                                           \
+        }                                                                                      \
+    } while (0)
+
+static Py_ssize_t
+ld_append(int kind, const void *data, Py_ssize_t n, Py_UCS4 *out)
+{
+    Py_ssize_t limit = n < LD_MAX_TEXT ? n : LD_MAX_TEXT, o = 0, latin = 0, non_latin = 0;
+    if (kind == PyUnicode_1BYTE_KIND) {
+        LD_APPEND(Py_UCS1, data);
+    }
+    else if (kind == PyUnicode_2BYTE_KIND) {
+        LD_APPEND(Py_UCS2, data);
+    }
+    else {
+        LD_APPEND(Py_UCS4, data);
+    }
+    /* cleaning_text: its test unicode_block(ch) != 'Latin Extended Additional' compares a block
+     * number with a string, so every character from U+0300 counts as non-Latin */
+    if (latin * 2 < non_latin) {
+        Py_ssize_t k = 0;
+        for (Py_ssize_t i = 0; i < o; i++) {
+            if (out[i] < 'A' || out[i] > 'z') {
+                out[k++] = out[i];
+            }
+        }
+        o = k;
+    }
+    return o;
+}
+
+/* Whether one of the three substitutions of append() can match: "://", '@' or a combining
+ * mark (U+0300-U+036F, where DMARK_CLASS lies) */
+static int
+ld_may_substitute(int kind, const void *data, Py_ssize_t n)
+{
+    if (kind == PyUnicode_1BYTE_KIND) {
+        const unsigned char *p = data, *end = p + n;
+        if (memchr(p, '@', (size_t)n) != NULL) {
+            return 1;
+        }
+        while ((p = memchr(p, ':', (size_t)(end - p))) != NULL) {
+            if (end - p >= 3 && p[1] == '/' && p[2] == '/') {
+                return 1;
+            }
+            p++;
+        }
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c == '@' || (c >= 0x300 && c <= 0x36F) ||
+            (c == ':' && i + 2 < n && PyUnicode_READ(kind, data, i + 1) == '/' &&
+             PyUnicode_READ(kind, data, i + 2) == '/')) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* NGram.normalize */
+static ALWAYS_INLINE Py_UCS4
+ld_normalize(const LdModel *m, Py_UCS4 c)
+{
+    if (c <= 0x7F) {
+        return (c < 'A' || (c > 'Z' && c < 'a') || c > 'z') ? ' ' : c;
+    }
+    if (c <= 0xFF) {
+        for (int i = 0; i < m->n_latin1_excluded; i++) {
+            if (m->latin1_excluded[i] == c) {
+                return ' ';
+            }
+        }
+        return c;
+    }
+    if (c >= 0x180 && c <= 0x24F) {
+        return c == 0x219 ? 0x15F : c == 0x21B ? 0x163 : c;
+    }
+    if (c >= 0x2000 && c <= 0x206F) {
+        return ' ';
+    }
+    if (c >= 0x600 && c <= 0x6FF) {
+        return c == 0x6CC ? 0x64A : c;
+    }
+    if (c >= 0x1E00 && c <= 0x1EFF) {
+        return c >= 0x1EA0 ? 0x1EC3 : c;
+    }
+    if (c >= 0x3040 && c <= 0x309F) {
+        return 0x3042;
+    }
+    if (c >= 0x30A0 && c <= 0x30FF) {
+        return 0x30A2;
+    }
+    if ((c >= 0x3100 && c <= 0x312F) || (c >= 0x31A0 && c <= 0x31BF)) {
+        return 0x3105;
+    }
+    if (c >= LD_CJK_FIRST && c <= LD_CJK_LAST) {
+        return m->cjk[c - LD_CJK_FIRST];
+    }
+    if (c >= 0xAC00 && c <= 0xD7AF) {
+        return 0xAC00;
+    }
+    return c;
+}
+
+static ALWAYS_INLINE int64_t
+ld_lookup(const LdModel *m, uint64_t key)
+{
+    uint32_t s = ld_slot(key, m->mask);
+    for (;;) {
+        uint64_t k = m->slots[s].key;
+        if (k == key) {
+            return m->slots[s].word;
+        }
+        if (k == 0) {
+            return -1;
+        }
+        s = (s + 1) & m->mask;
+    }
+}
+
+/* str.isupper of one character */
+static ALWAYS_INLINE int
+ld_isupper(Py_UCS4 c)
+{
+    return c < 128 ? (c >= 'A' && c <= 'Z') : Py_UNICODE_ISUPPER(c);
+}
+
+/* _extract_ngrams: the word index of every n-gram found, in order. g holds NGram.grams (1-3
+ * characters), a their ld_ascii symbols: n-grams of ASCII symbols are looked up directly. */
+static Py_ssize_t
+ld_ngrams(const LdModel *m, const Py_UCS4 *s, Py_ssize_t n, uint32_t *out)
+{
+    Py_UCS4 g[3] = {' ', 0, 0};
+    int a[3] = {0, -1, -1};
+    int gl = 1, capital = 0;
+    Py_ssize_t count = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = ld_normalize(m, s[i]);
+        Py_UCS4 last = g[gl - 1];
+        int added = 1;
+        if (last == ' ') {
+            g[0] = ' ';
+            a[0] = 0;
+            gl = 1;
+            capital = 0;
+            if (c == ' ') {
+                added = 0;
+            }
+        }
+        else if (gl >= 3) {
+            g[0] = g[1];
+            g[1] = g[2];
+            a[0] = a[1];
+            a[1] = a[2];
+            gl = 2;
+        }
+        if (added) {
+            a[gl] = ld_ascii(c);
+            g[gl++] = c;
+            if (ld_isupper(c)) {
+                if (ld_isupper(last)) {
+                    capital = 1;
+                }
+            }
+            else {
+                capital = 0;
+            }
+        }
+        if (capital) {
+            continue;
+        }
+        /* n = 1 (not a lone space), 2, 3: the last n characters */
+        int32_t w;
+        if (g[gl - 1] != ' ') {
+            w = a[gl - 1] >= 0 ? m->ascii1[a[gl - 1]] : (int32_t)ld_lookup(m, g[gl - 1]);
+            if (w >= 0) {
+                out[count++] = (uint32_t)w;
+            }
+        }
+        if (gl >= 2) {
+            if (a[gl - 2] >= 0 && a[gl - 1] >= 0) {
+                w = m->ascii2[a[gl - 2] * LD_ASCII + a[gl - 1]];
+            }
+            else {
+                w = (int32_t)ld_lookup(m, g[gl - 2] | ((uint64_t)g[gl - 1] << 21));
+            }
+            if (w >= 0) {
+                out[count++] = (uint32_t)w;
+            }
+        }
+        if (gl == 3) {
+            if (a[0] >= 0 && a[1] >= 0 && a[2] >= 0) {
+                w = m->ascii3[(a[0] * LD_ASCII + a[1]) * LD_ASCII + a[2]];
+            }
+            else {
+                w = (int32_t)ld_lookup(
+                    m, g[0] | ((uint64_t)g[1] << 21) | ((uint64_t)g[2] << 42));
+            }
+            if (w >= 0) {
+                out[count++] = (uint32_t)w;
+            }
+        }
+    }
+    return count;
+}
+
+/* --- random.Random(0): genrand_uint32, random(), gauss(), _randbelow --------------------- */
+
+typedef struct {
+    const LdModel *m;
+    uint32_t mt[LD_MT_N];
+    const uint32_t *state; /* the model's first block until the next twist, then mt */
+    int index;
+    int has_gauss_next;
+    double gauss_next;
+} LdRandom;
+
+static ALWAYS_INLINE uint32_t
+ld_temper(uint32_t y)
+{
+    y ^= (y >> 11);
+    y ^= (y << 7) & 0x9d2c5680u;
+    y ^= (y << 15) & 0xefc60000u;
+    y ^= (y >> 18);
+    return y;
+}
+
+static ALWAYS_INLINE uint32_t
+ld_genrand(LdRandom *r)
+{
+    if (r->index >= LD_MT_N) {
+        if (r->state != r->mt) {
+            memcpy(r->mt, r->state, sizeof(r->mt));
+            r->state = r->mt;
+        }
+        mt_twist(r->mt);
+        r->index = 0;
+    }
+    return ld_temper(r->state[r->index++]);
+}
+
+/* The word the draw `ahead` places from now would pick if it is accepted (-1: not known without
+ * a twist, or out of range): its data is fetched into the cache before it is needed. */
+static ALWAYS_INLINE int64_t
+ld_peek(const LdRandom *r, const uint32_t *ngrams, uint32_t count, int shift, int ahead)
+{
+    if (r->index + ahead >= LD_MT_N) {
+        return -1;
+    }
+    uint32_t v = ld_temper(r->state[r->index + ahead]) >> shift;
+    return v < count ? (int64_t)ngrams[v] : -1;
+}
+
+static double
+ld_random(LdRandom *r)
+{
+    uint32_t a = ld_genrand(r) >> 5;
+    uint32_t b = ld_genrand(r) >> 6;
+    return (a * 67108864.0 + b) * (1.0 / 9007199254740992.0);
+}
+
+/* Python 3.11's Random.gauss(0.0, 1.0) */
+static double
+ld_gauss(LdRandom *r)
+{
+    if (r->has_gauss_next) {
+        r->has_gauss_next = 0;
+        return 0.0 + r->gauss_next * 1.0;
+    }
+    double x2pi = ld_random(r) * (2.0 * 3.141592653589793);
+    double g2rad = sqrt(-2.0 * log(1.0 - ld_random(r)));
+    /* Two reads of a volatile: gcc may not fuse cos and sin into one sincos call. */
+    volatile double angle = x2pi;
+    double z = cos(angle) * g2rad;
+    r->gauss_next = sin(angle) * g2rad;
+    r->has_gauss_next = 1;
+    return 0.0 + z * 1.0;
+}
+
+/* Random._randbelow_with_getrandbits(n), n >= 1 */
+static ALWAYS_INLINE uint32_t
+ld_randbelow(LdRandom *r, uint32_t n)
+{
+    int k = 32 - __builtin_clz(n);
+    uint32_t v = ld_genrand(r) >> (32 - k);
+    while (v >= n) {
+        v = ld_genrand(r) >> (32 - k);
+    }
+    return v;
+}
+
+/* Detector._detect_block after the n-grams: 7 trials from seed 0, the averaged probabilities */
+static void
+ld_trials(const LdModel *m, const uint32_t *ngrams, uint32_t count, double *langprob)
+{
+    const int L = m->n_langs;
+    LdRandom r;
+    r.m = m;
+    r.state = m->mt_first;
+    r.index = 0;
+    r.has_gauss_next = 0;
+    r.gauss_next = 0.0;
+    for (int j = 0; j < L; j++) {
+        langprob[j] = 0.0;
+    }
+    double prob[LD_MAX_LANGS], factor[LD_MAX_LANGS];
+    const int shift = 32 - (32 - __builtin_clz(count)); /* _randbelow's getrandbits(k) */
+    for (int t = 0; t < LD_N_TRIAL; t++) {
+        for (int j = 0; j < L; j++) {
+            prob[j] = 1.0 / L;
+        }
+        double alpha = 0.5 + ld_gauss(&r) * 0.05;
+        double weight = alpha / 10000;
+        for (int i = 0;; i++) {
+            uint32_t w = ngrams[ld_randbelow(&r, count)];
+            /* the next word's pairs, and the one after's offsets, while this one is applied */
+            int64_t next = ld_peek(&r, ngrams, count, shift, 0);
+            if (next >= 0) {
+                const uint32_t start = m->pair_start[next];
+                __builtin_prefetch(&m->pair_lang[start]);
+                __builtin_prefetch(&m->pair_prob[start]);
+                __builtin_prefetch(&m->pair_prob[start] + 8);
+            }
+            int64_t after = ld_peek(&r, ngrams, count, shift, 1);
+            if (after >= 0) {
+                __builtin_prefetch(&m->pair_start[after]);
+            }
+            /* prob[j] *= weight + p[j], where p[j] is 0.0 for a language without the word (and
+             * weight + 0.0 is weight) */
+            for (int j = 0; j < L; j++) {
+                factor[j] = weight;
+            }
+            for (uint32_t p = m->pair_start[w]; p < m->pair_start[w + 1]; p++) {
+                factor[m->pair_lang[p]] = weight + m->pair_prob[p];
+            }
+            for (int j = 0; j < L; j++) {
+                prob[j] *= factor[j];
+            }
+            if (i % 5 == 0) {
+                /* _normalize_prob: sum() adds left to right (Python 3.11) */
+                double sump = 0.0, maxp = 0.0;
+                for (int j = 0; j < L; j++) {
+                    sump += prob[j];
+                }
+                for (int j = 0; j < L; j++) {
+                    prob[j] = prob[j] / sump;
+                }
+                for (int j = 0; j < L; j++) {
+                    if (maxp < prob[j]) {
+                        maxp = prob[j];
+                    }
+                }
+                if (maxp > 0.99999 || i >= 1000) {
+                    break;
+                }
+            }
+        }
+        for (int j = 0; j < L; j++) {
+            langprob[j] += prob[j] / LD_N_TRIAL;
+        }
+    }
+}
+
+static LdModel *
+ld_model_of(PyObject *capsule)
+{
+    return PyCapsule_GetPointer(capsule, LD_CAPSULE);
+}
+
+/* The text prepared (append + cleaning_text) as UCS4; NULL with an exception set */
+static Py_UCS4 *
+ld_text(const LdModel *m, PyObject *text, Py_ssize_t *n)
+{
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "langdetect takes a str");
+        return NULL;
+    }
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+    Py_UCS4 *out = PyMem_Malloc((size_t)LD_MAX_TEXT * sizeof(Py_UCS4));
+    if (out == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    if (!ld_may_substitute(kind, data, len)) {
+        *n = ld_append(kind, data, len, out);
+        return out;
+    }
+    /* URL_RE, MAIL_RE and normalize_vi run over the whole text, as append() runs them */
+    Py_UCS4 *s = PyUnicode_AsUCS4Copy(text);
+    if (s == NULL) {
+        PyMem_Free(out);
+        return NULL;
+    }
+    len = ld_sub_url(s, len);
+    len = ld_sub_mail(s, len);
+    len = ld_sub_vi(m, s, len);
+    *n = ld_append(PyUnicode_4BYTE_KIND, s, len, out);
+    PyMem_Free(s);
+    return out;
+}
+
+/* langdetect(model, text) -> [(lang, prob), ...] best first, or None: "No features in text." */
+static PyObject *
+langdetect(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *capsule, *text;
+    if (!PyArg_ParseTuple(args, "OU:langdetect", &capsule, &text)) {
+        return NULL;
+    }
+    const LdModel *m = ld_model_of(capsule);
+    if (m == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n;
+    Py_UCS4 *s = ld_text(m, text, &n);
+    if (s == NULL) {
+        return NULL;
+    }
+    uint32_t *ngrams = PyMem_Malloc(((size_t)n * 3 + 1) * sizeof(uint32_t));
+    if (ngrams == NULL) {
+        PyMem_Free(s);
+        return PyErr_NoMemory();
+    }
+    Py_ssize_t count = ld_ngrams(m, s, n, ngrams);
+    PyMem_Free(s);
+    if (count == 0) {
+        PyMem_Free(ngrams);
+        Py_RETURN_NONE;
+    }
+    double langprob[LD_MAX_LANGS];
+    Py_BEGIN_ALLOW_THREADS
+    ld_trials(m, ngrams, (uint32_t)count, langprob);
+    Py_END_ALLOW_THREADS
+    PyMem_Free(ngrams);
+    /* _sort_probability: p > 0.1, in language order, then a stable sort, highest first */
+    int order[LD_MAX_LANGS], k = 0;
+    for (int j = 0; j < m->n_langs; j++) {
+        if (langprob[j] > 0.1) {
+            int at = k;
+            while (at > 0 && langprob[order[at - 1]] < langprob[j]) {
+                order[at] = order[at - 1];
+                at--;
+            }
+            order[at] = j;
+            k++;
+        }
+    }
+    PyObject *result = PyList_New(k);
+    for (int i = 0; result != NULL && i < k; i++) {
+        PyObject *pair = Py_BuildValue("(Od)", m->langs[order[i]], langprob[order[i]]);
+        if (pair == NULL) {
+            Py_CLEAR(result);
+            break;
+        }
+        PyList_SET_ITEM(result, i, pair);
+    }
+    return result;
+}
+
+/* langdetect_ngrams(model, text) -> (prepared text, [n-gram, ...]): the steps before the
+ * trials, for the tests (Detector.append + cleaning_text, then _extract_ngrams) */
+static PyObject *
+langdetect_ngrams(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *capsule, *text;
+    if (!PyArg_ParseTuple(args, "OU:langdetect_ngrams", &capsule, &text)) {
+        return NULL;
+    }
+    const LdModel *m = ld_model_of(capsule);
+    if (m == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n;
+    Py_UCS4 *s = ld_text(m, text, &n);
+    if (s == NULL) {
+        return NULL;
+    }
+    uint32_t *ngrams = PyMem_Malloc(((size_t)n * 3 + 1) * sizeof(uint32_t));
+    PyObject *prepared = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, s, n);
+    PyObject *words = NULL, *result = NULL;
+    if (ngrams == NULL || prepared == NULL) {
+        goto done;
+    }
+    Py_ssize_t count = ld_ngrams(m, s, n, ngrams);
+    words = PyList_New(count);
+    for (Py_ssize_t i = 0; words != NULL && i < count; i++) {
+        /* the word's key back to its characters */
+        uint64_t key = m->word_key[ngrams[i]];
+        Py_UCS4 chars[3];
+        int len = 0;
+        while (key != 0) {
+            chars[len++] = (Py_UCS4)(key & 0x1FFFFF);
+            key >>= 21;
+        }
+        PyObject *w = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, chars, len);
+        if (w == NULL) {
+            Py_CLEAR(words);
+            break;
+        }
+        PyList_SET_ITEM(words, i, w);
+    }
+    if (words != NULL) {
+        result = PyTuple_Pack(2, prepared, words);
+    }
+done:
+    if (ngrams == NULL) {
+        PyErr_NoMemory();
+    }
+    PyMem_Free(s);
+    PyMem_Free(ngrams);
+    Py_XDECREF(prepared);
+    Py_XDECREF(words);
+    return result;
+}
+
+/* langdetect_normalize(model, text) -> str: NGram.normalize of every character, for the tests */
+static PyObject *
+langdetect_normalize(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *capsule, *text;
+    if (!PyArg_ParseTuple(args, "OU:langdetect_normalize", &capsule, &text)) {
+        return NULL;
+    }
+    const LdModel *m = ld_model_of(capsule);
+    if (m == NULL) {
+        return NULL;
+    }
+    Py_UCS4 *s = PyUnicode_AsUCS4Copy(text);
+    if (s == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        s[i] = ld_normalize(m, s[i]);
+    }
+    PyObject *result = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, s, n);
+    PyMem_Free(s);
+    return result;
+}
+
 static PyMethodDef native_methods[] = {
     {"clean_lines", clean_lines, METH_VARARGS,
      "clean_lines(text, max_word_length, badwords, citations) -> (kill, kept, too_long, "
@@ -2004,6 +3047,15 @@ static PyMethodDef native_methods[] = {
     {"wet_record", wet_record, METH_VARARGS, /* S1: wet reader */
      "wet_record(data, start, end) -> (url, date, content_type, content_length, record_id, "
      "digest, warc_type, text), or None where not UTF-8: filters.wet._fields_py, compiled."},
+    {"langdetect_model", langdetect_model, METH_VARARGS, /* L: language */
+     "langdetect_model(table, mt_state) -> model: langdetect's 55 profiles (filters/langid.py)."},
+    {"langdetect", langdetect, METH_VARARGS,
+     "langdetect(model, text) -> [(lang, prob), ...] or None: langdetect 1.0.9's detect_langs "
+     "with seed 0, compiled (None: no features in text)."},
+    {"langdetect_ngrams", langdetect_ngrams, METH_VARARGS,
+     "langdetect_ngrams(model, text) -> (prepared text, n-grams): the steps before the trials."},
+    {"langdetect_normalize", langdetect_normalize, METH_VARARGS,
+     "langdetect_normalize(model, text) -> NGram.normalize of every character."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -2016,7 +3068,7 @@ static struct PyModuleDef native_module = {
 
 /* filters/kernels.py's NATIVE_API: raise both with any change to a kernel's signature or
  * meaning (a module built from an older source is then not used). */
-#define NATIVE_API 3
+#define NATIVE_API 4
 
 PyMODINIT_FUNC
 PyInit__native(void)

@@ -28,7 +28,7 @@ from types import ModuleType
 PURE_ENV = "C4_PURE_PYTHON"
 # filters/_native.c's NATIVE_API: raised with any change to the kernels' signatures or meaning,
 # so that a module built from an older source is not used (make setup rebuilds it).
-NATIVE_API = 3
+NATIVE_API = 4
 
 native: ModuleType | None
 _why: str

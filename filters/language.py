@@ -2,8 +2,10 @@
 
 Three detectors share one small protocol, ``detect_langs(text) -> [(lang, prob), ...]``:
 
-- ``LangdetectRsDetector`` (default): ``langdetect-rs``, a Rust port that reproduces langdetect
-  1.0.9 bit for bit, about 40x faster.
+- ``LangdetectRsDetector`` (default, named ``langdetect-rs``): langdetect 1.0.9's results bit for
+  bit from a compiled port: the compiled core's ``langdetect`` kernel (``filters/_native.c``,
+  ~90x faster than langdetect) or, where the core is not built, the ``langdetect-rs`` Rust port
+  (~40x).
 - ``LangdetectDetector``: the original pure-Python ``langdetect`` 1.0.9 that TFDS calls.
 - ``Cld3Detector``: ``gcld3`` with TFDS 3.1.0's parameters, for mC4.
 
@@ -23,10 +25,12 @@ decided, why, and the TFDS 3.1.0 counters of that decision.
 
 from __future__ import annotations
 
+import functools
 import threading
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
+from filters.kernels import native
 from filters.spec import TFDS_CLD3_MIN_PROB, TFDS_LANGDETECT_MIN_PROB, C4Rules
 
 # TFDS sets langdetect.DetectorFactory.seed = 0 before every call (C4_SPEC §1.6).
@@ -198,16 +202,51 @@ class LangdetectDetector(_LazyModel):
 
 
 class LangdetectRsDetector(_LazyModel):
-    """``langdetect-rs`` 0.1.0: langdetect 1.0.9's results from Rust, seed 0, sorted profiles.
+    """langdetect 1.0.9's ``detect_langs`` with seed 0 and sorted profiles, from a compiled port.
 
-    It uses the package's built-in profiles (no profile files are read) and its one-call Rust path,
-    the one its own ``detect_langs`` takes, about twice as fast as going through ``Detector``.
-    The tests check every probability against ``LangdetectDetector`` on the real data.
+    Two exact ports, the same results (the tests compare both with langdetect on the real data):
+
+    - the compiled core's ``langdetect`` kernel (``filters/_native.c``), with the profiles and
+      normalization tables of ``filters/langdetect_table.py``; ~2x faster than the Rust port,
+      mostly by looking n-grams of ASCII letters up directly and by not copying texts with
+      nothing for ``Detector.append``'s substitutions;
+    - ``langdetect-rs`` 0.1.0 (Rust), where the compiled core is not built (``C4_PURE_PYTHON=1``
+      or no compiler): its built-in profiles loaded in sorted order, and its one-call path.
+
+    The name stays ``langdetect-rs`` for both: it names the decisions (configs and resume keys
+    carry it), which do not depend on the port.
     """
 
     name = "langdetect-rs"
+    PORTS = ("compiled core", "langdetect-rs")
+
+    def __init__(self, port: str | None = None) -> None:
+        """``port``: ``"compiled core"`` or ``"langdetect-rs"``; None (the default) takes the
+        compiled core where it is built.
+
+        Raises:
+            ValueError: an unknown port, or the compiled core asked for where it is not built.
+        """
+        super().__init__()
+        if port is None:
+            port = self.PORTS[0] if native is not None else self.PORTS[1]
+        if port not in self.PORTS:
+            raise ValueError(f"unknown langdetect port {port!r}; choose one of {self.PORTS}")
+        if port == self.PORTS[0] and native is None:
+            raise ValueError("the compiled core is not built here (filters/kernels.py)")
+        self.port = port
 
     def _load_model(self) -> Any:
+        if self.port == self.PORTS[0]:
+            assert native is not None
+            import random
+
+            from filters.langdetect_table import load_table
+
+            # random.Random(0)'s Mersenne Twister words: Detector seeds each call with 0.
+            state = random.Random(LANGDETECT_SEED).getstate()[1][:624]
+            model = native.langdetect_model(load_table(), state)
+            return functools.partial(native.langdetect, model)
         from langdetect_rs import DetectorFactory, _core
         from langdetect_rs._seed import seed_state
 
@@ -218,29 +257,20 @@ class LangdetectRsDetector(_LazyModel):
         factory.langlist[:] = factory._core.langs()
         factory.set_seed(LANGDETECT_SEED)
         _check_sorted(factory.get_lang_list(), self.name)
-        return factory._core, seed_state(LANGDETECT_SEED)
+        core, seed = factory._core, seed_state(LANGDETECT_SEED)
+        return lambda text: core.detect_langs(text, seed)
 
     def load(self) -> LangdetectRsDetector:
-        """Load the 55 built-in profiles now; return self."""
+        """Load the 55 profiles now; return self."""
         self._get_model()
         return self
 
     def detect_langs(self, text: str) -> list[tuple[str, float]]:
         """langdetect's ``detect_langs(text)`` with seed 0, as ``(lang, prob)`` pairs."""
-        core, seed = self._get_model()
-        result = core.detect_langs(text, seed)
+        result = self._get_model()(text)
         if result is None:
             raise LanguageDetectionError("No features in text.", _CANT_DETECT_ERROR)
         return [(lang, prob) for lang, prob in result]
-
-    def detect_langs_batch(self, texts: list[str]) -> list[list[tuple[str, float]] | None]:
-        """``detect_langs`` for many texts on all cores without the GIL (``RAYON_NUM_THREADS``).
-
-        A text langdetect would raise on gives ``None``.
-        """
-        core, seed = self._get_model()
-        results = core.detect_langs_batch(list(texts), seed)
-        return [None if r is None else [(lang, prob) for lang, prob in r] for r in results]
 
 
 class Cld3Prediction(NamedTuple):

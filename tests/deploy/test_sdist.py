@@ -26,6 +26,9 @@ DATA = [
     "filters/data/realnews/domain_to_allowed_subdomains.json",
     "filters/data/realnews/LICENSE",
     "filters/data/realnews/NOTICE",
+    "filters/data/langdetect/langdetect-1.0.9.table.zlib",
+    "filters/data/langdetect/LICENSE",
+    "filters/data/langdetect/NOTICE",
     "pipeline/data/sample/CC-MAIN-2016-50.excerpt-25.warc.wet.gz",
     "pipeline/data/vocab/c4_sample_8k.model",
 ]
@@ -44,6 +47,9 @@ result = run_local([str(SAMPLE_WET)], resolve_rules("en", "3.1.0"))
 from filters import kernels
 if kernels.native is not None:  # the compiled core, built by pip from the sdist's C source
     assert Path(kernels.native.__file__).is_relative_to(venv), kernels.native.__file__
+    # the compiled langdetect port, reading the table shipped in the package
+    from filters.language import LangdetectRsDetector
+    assert LangdetectRsDetector().load().detect_langs("This is plain English text.")[0][0] == "en"
 print(kernels.COMPILED)
 print(len(result.docs))
 """

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from filters.kernels import native
+from filters.langdetect_table import languages, load_table
 from filters.language import (
     CLD3_MAX_NUM_BYTES,
     CLD3_MIN_NUM_BYTES,
@@ -161,10 +163,11 @@ def test_profiles_load_sorted_in_both_detectors(
     names = sorted_profile_names(detector_factory.PROFILES_DIRECTORY)
     assert len(names) == 55
     assert names == sorted(names)
-    # langdetect-rs embeds the same 55 profiles.
+    # langdetect-rs embeds the same 55 profiles; its port checks their order when it loads.
     assert names == _core.builtin_files()
-    core, _ = rs._get_model()
-    assert core.langs() == names
+    LangdetectRsDetector("langdetect-rs").load()
+    # The compiled port's table holds them in the same order.
+    assert languages(load_table()) == names
     assert py._get_model().get_lang_list() == names
 
 
@@ -218,24 +221,33 @@ def test_no_features_raise_typed_error(
         assert info.value.code == 5  # langdetect's ErrorCode.CantDetectError
 
 
-def test_rs_batch_equals_single_calls(rs: LangdetectRsDetector) -> None:
+def ports() -> list[LangdetectRsDetector]:
+    """The default detector's ports that run here: the compiled core's where it is built, and
+    langdetect-rs."""
+    found = [LangdetectRsDetector("langdetect-rs").load()]
+    if native is not None:
+        found.insert(0, LangdetectRsDetector("compiled core").load())
+    return found
+
+
+def test_both_ports_agree_on_pages() -> None:
     texts = [*(text for _, text in wet_pages(EXCERPT_2026)[:60]), "", "42"]
-    single = [outcome(rs, t) for t in texts]
-    batch = rs.detect_langs_batch(texts)
-    assert [b if b is not None else single[i] for i, b in enumerate(batch)] == single
-    assert batch[-2:] == [None, None]
+    results = [[outcome(port, t) for t in texts] for port in ports()]
+    assert all(r == results[0] for r in results)
+    assert results[0][-2:] == ["error 5: No features in text."] * 2
 
 
 @pytest.mark.slow
-def test_rs_identical_to_langdetect_on_all_real_texts(
-    real_texts: list[str], rs: LangdetectRsDetector, py: LangdetectDetector
+def test_ports_identical_to_langdetect_on_all_real_texts(
+    real_texts: list[str], py: LangdetectDetector
 ) -> None:
-    """Every (lang, prob) of langdetect-rs equals langdetect 1.0.9's, on full texts (~12 s)."""
+    """Every (lang, prob) of each port equals langdetect 1.0.9's, on full texts (~12 s)."""
     assert len(real_texts) == 1296
-    fast = [outcome(rs, t) for t in real_texts]
     slow = [outcome(py, t) for t in real_texts]
-    differ = [i for i, (a, b) in enumerate(zip(fast, slow, strict=True)) if a != b]
-    assert differ == []
+    for port in ports():
+        fast = [outcome(port, t) for t in real_texts]
+        differ = [i for i, (a, b) in enumerate(zip(fast, slow, strict=True)) if a != b]
+        assert differ == [], port.port
 
 
 # --- pickling and threads -------------------------------------------------------------------------

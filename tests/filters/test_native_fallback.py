@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from filters import badwords, clean, dedup, kernels, wet
+from filters import badwords, clean, dedup, kernels, language, wet
 from filters.local import run_local
 from filters.spec import resolve_rules
 from tests.conftest import REAL_WET, REPO, output_tree
@@ -33,6 +33,7 @@ def pure(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(wet, "native", None)
     monkeypatch.setattr(dedup, "native", None)
     monkeypatch.setattr(badwords, "native", None)
+    monkeypatch.setattr(language, "native", None)  # detectors made from now on: langdetect-rs
 
 
 @pytest.mark.parametrize("version", ["3.1.0", "2.2.0", "1.0.0"])
