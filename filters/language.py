@@ -4,7 +4,7 @@ Three detectors share one small protocol, ``detect_langs(text) -> [(lang, prob),
 
 - ``LangdetectRsDetector`` (default, named ``langdetect-rs``): langdetect 1.0.9's results bit for
   bit from a compiled port: the compiled core's ``langdetect`` kernel (``filters/_native.c``,
-  ~90x faster than langdetect) or, where the core is not built, the ``langdetect-rs`` Rust port
+  ~80x faster than langdetect) or, where the core is not built, the ``langdetect-rs`` Rust port
   (~40x).
 - ``LangdetectDetector``: the original pure-Python ``langdetect`` 1.0.9 that TFDS calls.
 - ``Cld3Detector``: ``gcld3`` with TFDS 3.1.0's parameters, for mC4.
