@@ -59,7 +59,7 @@ FULL = {
         "--halves_reps",
         "1",
     ],
-    "resume": ["--mb", "520", "--files", "8", "--reps", "3"],
+    "resume": ["--mb", "520", "--files", "8", "--reps", "3", "--pairs", "7"],
 }
 QUICK = {
     "clean": ["--corpus_mb", "0.5", "--reps", "1", "--seed", "1"],

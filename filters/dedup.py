@@ -180,8 +180,9 @@ def votes_for(keys: Iterable[bytes], owner: bytes) -> Iterator[tuple[bytes, Vote
 def page_line_hashes(text: str, rules: C4Rules) -> list[bytes]:
     """The dedup key of every ``\\n``-separated line of a page, in order (``line_hash``).
 
-    This runs for every line of the crawl, twice in Beam (emit and apply): compiled where
-    ``filters._native`` is built (``filters/kernels.py``), else ``_line_hashes_py``.
+    This runs for every line of the crawl, and again in Beam's apply step for a page that loses a
+    line (``whole_if_owned``): compiled where ``filters._native`` is built
+    (``filters/kernels.py``), else ``_line_hashes_py``.
     """
     bytes_rule = rules.line_hash == "bytes"
     if native is None:
@@ -204,6 +205,14 @@ def _line_hashes_py(text: str, bytes_rule: bool) -> list[bytes]:
 def emit_line_keys(page: Page, rules: C4Rules) -> Iterator[tuple[bytes, Vote]]:
     """One ``(line_hash, Vote)`` per distinct line of the page (lines are split on ``\\n``)."""
     return votes_for(page_line_hashes(page.text, rules), owner_digest(page, rules))
+
+
+def whole_if_owned(n_lines: int, n_distinct: int, rules: C4Rules) -> bool:
+    """Whether a page of ``n_lines`` lines and ``n_distinct`` distinct line keys keeps its text
+    as it is when it owns every one of its keys: 3.x also drops a line repeated within the page
+    (``remove_lines``), 2.x does not. Such a page's ``remove_lines`` is ``remove_no_lines``.
+    """
+    return not rules.local_line_dedup or n_lines == n_distinct
 
 
 def _line_windows(sentences: list[str]) -> Iterator[tuple[int, tuple[str, ...]]]:
@@ -357,9 +366,25 @@ def remove_lines(
         _bump(counters, f"{ns}/line-filtered:global_duplicate", n_global)
     if n_local:
         _bump(counters, f"{ns}/line-filtered:local_duplicate", n_local)
-    if kept:
-        _bump(counters, f"{ns}/line-passed", len(kept))
-    new_text = "\n".join(kept)
+    return _lines_checked("\n".join(kept), len(kept), counters, rules, sentences)
+
+
+def remove_no_lines(text: str, rules: C4Rules, sentences: Sentences) -> DedupResult:
+    """``remove_lines(text, (), rules, sentences)`` for a page ``whole_if_owned`` says loses
+    nothing (no line lost, none repeated within it under 3.x): the same result, without hashing
+    or splitting the text (``pipeline/transforms/dedup.py`` knows this from the votes)."""
+    return _lines_checked(text, text.count("\n") + 1, {}, rules, sentences)
+
+
+def _lines_checked(
+    new_text: str, n_kept: int, counters: dict[str, int], rules: C4Rules, sentences: Sentences
+) -> DedupResult:
+    """``remove_lines``' end: the page of the ``n_kept`` lines kept, ``new_text``, counted and
+    re-checked (empty, then too few sentences)."""
+    ns = LINES_NAMESPACE
+    local = rules.local_line_dedup
+    if n_kept:
+        _bump(counters, f"{ns}/line-passed", n_kept)
     if local and not new_text:
         _bump(counters, f"{ns}/filtered:empty")
         return DedupResult(None, "filtered:empty", counters)

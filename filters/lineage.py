@@ -36,6 +36,12 @@ _DOC_ID_RE = re.compile(
 _LABEL_RE = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 _HOST_END_RE = re.compile(r"[/?#]")
 _SCHEME_HOST_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
+# ``document_domain``'s fast path: a URL's authority (``urlsplit``'s netloc when it matches at
+# the start), and a host of plain labels once lowercased (``domain_key`` returns it unchanged).
+_PLAIN_URL_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")
+_PLAIN_HOST_RE = re.compile(
+    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+)
 
 
 class RequestError(ValueError):
@@ -125,7 +131,23 @@ def document_domain(url: str) -> str:
     A host no request could name (a ``_`` in a label, as Common Crawl has:
     ``470543com_dh1.470543aa.buzz``; a code point UTS #46 refuses) keeps its own key
     (``host_key``), so every listed parent domain still matches it, as every subdomain must.
+
+    Most URLs are ``scheme://host/...`` with an ASCII host of plain labels, whose domain is that
+    host lowercased (``domain_key`` of it): those skip ``urlsplit`` and UTS #46, ~7x faster (it
+    runs for every kept document, by the report and by lineage). ``_document_domain`` is the rule.
     """
+    found = _PLAIN_URL_RE.match(url)
+    if found:
+        host = found.group(1)
+        if host.isascii():
+            host = host.lower()
+            if _PLAIN_HOST_RE.fullmatch(host):
+                return host
+    return _document_domain(url)
+
+
+def _document_domain(url: str) -> str:
+    """``document_domain`` for any URL."""
     host = url_host(url)
     try:
         return domain_key(host)

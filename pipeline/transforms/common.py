@@ -34,11 +34,17 @@ from apache_beam.transforms.window import GlobalWindows
 from filters.records import DeadLetter, Page
 from filters.report import Recorder
 from pipeline.transforms.drops import drop_record
-from pipeline.transforms.resume import FileDone
 
 _LOG = logging.getLogger(__name__)
 EXCERPT_CHARS = 200
 Counters = dict[str, int]
+
+
+class FileDone(NamedTuple):
+    """A marker in the per-file stream of ``c4 build --resumable``
+    (``pipeline/transforms/resume.py``): every element of ``key``'s input file is before it."""
+
+    key: str
 
 
 class Pending(NamedTuple):

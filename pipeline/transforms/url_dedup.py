@@ -187,9 +187,11 @@ def _pending_detail(counters: dict[str, int]) -> str:
 
 
 def _ranked(rules: C4Rules) -> Any:
-    def key(copy: Copy) -> tuple[str, tuple[Rank, bytes]]:
+    def key(copy: Copy | Settled) -> tuple[str, tuple[Rank, bytes]]:
         page = page_of(copy)
-        return page.normalized_url, (dedup.url_dedup_rank(page, rules), pack(copy))
+        # Settled: packed already, by the spill of ``c4 build --resumable`` (resume.py)
+        packed = copy.packed if type(copy) is Settled else pack(copy)
+        return page.normalized_url, (dedup.url_dedup_rank(page, rules), packed)
 
     return key
 

@@ -139,17 +139,50 @@ def kept_keys(tables: Iterable[bytes]) -> dict[bytes, frozenset[bytes]]:
     parts = [np.frombuffer(t, dtype=PAIR) for t in tables if t]
     if not parts:
         return {}
-    pairs = np.concatenate(parts)
+    pairs = np.concatenate(parts) if len(parts) > 1 else parts[0]
     pairs = pairs[np.lexsort((pairs["o1"], pairs["o0"]))]
-    owners = _digests(pairs["o0"], pairs["o1"])
+    o0, o1 = pairs["o0"], pairs["o1"]
+    # Where the owner changes, found by numpy: Python then loops per page, not per key.
+    cuts = np.flatnonzero((o0[1:] != o0[:-1]) | (o1[1:] != o1[:-1])) + 1
+    starts = np.concatenate(([0], cuts))
+    owners = _digests(o0[starts], o1[starts])
     keys = _digests(pairs["k0"], pairs["k1"])
     out = {}
     start = 0
-    for i in range(1, len(pairs) + 1):
-        if i == len(pairs) or owners[i] != owners[start]:
-            out[owners[start]] = frozenset(keys[start:i])
-            start = i
+    for owner, end in zip(owners, [*cuts.tolist(), len(pairs)], strict=True):
+        out[owner] = frozenset(keys[start:end])
+        start = end
     return out
+
+
+# A page ``filters.dedup.whole_if_owned`` says is unchanged when it owns all of its ``n``
+# distinct line keys: its owner digest and ``n``, sent by the emitting worker beside its votes.
+WHOLE = np.dtype([("o0", ">u8"), ("o1", ">u8"), ("n", ">u4")])
+
+
+def whole_by_bucket(
+    owners: Sequence[bytes], counts: Sequence[int], buckets: int
+) -> Iterator[tuple[int, bytes]]:
+    """``(page bucket, serialized WHOLE rows)``: page ``owners[i]`` keeps its text unchanged if
+    it owns ``counts[i]`` keys (as many as it has), in the page buckets of ``kept_by_bucket``, so
+    line dedup's apply step knows which pages lost nothing without hashing their lines again."""
+    if not owners:
+        return
+    rows = np.empty(len(owners), dtype=WHOLE)
+    o = np.frombuffer(b"".join(owners), dtype=">u8").reshape(-1, 2)
+    rows["o0"], rows["o1"] = o[:, 0], o[:, 1]
+    rows["n"] = counts
+    for bucket, part in _split_by(rows, rows["o0"] % np.uint64(buckets)):
+        yield bucket, part.astype(WHOLE, copy=False).tobytes()
+
+
+def whole_counts(tables: Iterable[bytes]) -> dict[bytes, int]:
+    """Owner digest -> the keys it must own to be unchanged, from ``whole_by_bucket`` tables."""
+    parts = [np.frombuffer(t, dtype=WHOLE) for t in tables if t]
+    if not parts:
+        return {}
+    rows = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    return dict(zip(_digests(rows["o0"], rows["o1"]), rows["n"].tolist(), strict=True))
 
 
 def key_counters(rows: np.ndarray, major: int, span: bool) -> dict[str, int]:

@@ -308,3 +308,23 @@ def test_page_line_hashes_are_line_hash_per_line(text: str):
     for rules in (R3, R2):
         expected = [dedup.line_hash(line, rules) for line in text.split("\n")]
         assert dedup.page_line_hashes(text, rules) == expected
+
+
+LINES = ["A b c.", "a B C.", "x.", "", " ", "Hello there. General."]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(LINES), max_size=6))
+def test_remove_no_lines_is_remove_lines_of_a_page_that_loses_nothing(lines: list[str]):
+    """The apply step skips hashing a page that owns all its keys and repeats none (3.x) or owns
+    all its keys (2.x): ``whole_if_owned`` says when, ``remove_no_lines`` gives the same result."""
+    text = "\n".join(lines)
+    for rules in (R3, R2):
+        hashes = dedup.page_line_hashes(text, rules)
+        whole = dedup.whole_if_owned(len(hashes), len(set(hashes)), rules)
+        rule = dedup.remove_lines(text, set(), rules, PUNKT)
+        # Owning all its keys, a page can only lose its repeats within itself (3.x).
+        repeats = f"{dedup.LINES_NAMESPACE}/line-filtered:local_duplicate"
+        assert whole == (repeats not in rule.counters)
+        if whole:
+            assert dedup.remove_no_lines(text, rules, PUNKT) == rule

@@ -100,3 +100,29 @@ def test_empty_tables() -> None:
     assert list(vote_rows.kept_by_bucket(empty, False, 4)) == []
     assert vote_rows.kept_keys([b""]) == {}
     assert vote_rows.merge_bytes([b"", b""]) == b""
+
+
+def test_whole_tables_round_trip_in_the_page_buckets() -> None:
+    """``Whole`` rows travel in the page buckets the kept pairs do (``owner_bucket``)."""
+    owners = [_digest(i) for i in range(50)] + [bytes(16), b"\xff" * 16]
+    counts = list(range(1, len(owners) + 1))
+    seen: dict[bytes, int] = {}
+    for bucket, table in vote_rows.whole_by_bucket(owners, counts, 5):
+        part = vote_rows.whole_counts([table])
+        assert all(vote_rows.owner_bucket(o, 5) == bucket for o in part)
+        seen.update(part)
+    assert seen == dict(zip(owners, counts, strict=True))
+    assert list(vote_rows.whole_by_bucket([], [], 5)) == []
+    assert vote_rows.whole_counts([b""]) == {}
+
+
+def test_kept_keys_tells_owners_apart_by_all_sixteen_bytes() -> None:
+    """Owners sharing their first 8 bytes (one page bucket) keep their own keys."""
+    a, b = bytes(8) + b"\x01" * 8, bytes(8) + b"\x02" * 8
+    keys = [_digest(i) for i in range(6)]
+    rows = vote_rows.rows_of(keys, [a, b, a, b, b, a], [1] * 6)
+    tables = [table for _, table in vote_rows.kept_by_bucket(vote_rows.merge(rows), False, 1)]
+    assert vote_rows.kept_keys(tables) == {
+        a: frozenset(keys[i] for i in (0, 2, 5)),
+        b: frozenset(keys[i] for i in (1, 3, 4)),
+    }
