@@ -152,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.startup_reps):
             for side in ("base", "head"):
                 runs[side].append(sides.run(side, case, extra))
-        startup[case] = runs
+        if args.startup_reps > 0:  # --startup_reps 0: whole-process figures only
+            startup[case] = runs
 
     stages = per_stage(args.base, args.stage_sizes, args.stage_reps)
     load.append(os.getloadavg())
@@ -256,11 +257,12 @@ def table(result: dict[str, Any]) -> str:
                 + (f"{b / h:.2f}x | " if h else "- | ")
                 + (f"{r:.3f} |" if r is not None else "- |")
             )
-    lines += [
-        "",
-        f"| start-up (bundled sample) | {base} | head | identical |",
-        "|---|---:|---:|---|",
-    ]
+    if result["startup"]:
+        lines += [
+            "",
+            f"| start-up (bundled sample) | {base} | head | identical |",
+            "|---|---:|---:|---|",
+        ]
     for case, e in result["startup"].items():
         lines.append(
             f"| `c4 build{case[len('sample') :]}` | {e['median_cpu_base']:.2f} "

@@ -2885,29 +2885,45 @@ ld_text(const LdModel *m, PyObject *text, Py_ssize_t *n)
     return out;
 }
 
+/* What both entry points do first: parse (model, text), prepare the text and extract its
+ * n-grams. 0, with *s and *ngrams for the caller to free; -1 with an exception set. */
+static int
+ld_begin(PyObject *args, const char *format, const LdModel **m, Py_UCS4 **s, Py_ssize_t *n,
+         uint32_t **ngrams, Py_ssize_t *count)
+{
+    PyObject *capsule, *text;
+    if (!PyArg_ParseTuple(args, format, &capsule, &text)) {
+        return -1;
+    }
+    *m = ld_model_of(capsule);
+    if (*m == NULL) {
+        return -1;
+    }
+    *s = ld_text(*m, text, n);
+    if (*s == NULL) {
+        return -1;
+    }
+    *ngrams = PyMem_Malloc(((size_t)*n * 3 + 1) * sizeof(uint32_t));
+    if (*ngrams == NULL) {
+        PyMem_Free(*s);
+        PyErr_NoMemory();
+        return -1;
+    }
+    *count = ld_ngrams(*m, *s, *n, *ngrams);
+    return 0;
+}
+
 /* langdetect(model, text) -> [(lang, prob), ...] best first, or None: "No features in text." */
 static PyObject *
 langdetect(PyObject *Py_UNUSED(module), PyObject *args)
 {
-    PyObject *capsule, *text;
-    if (!PyArg_ParseTuple(args, "OU:langdetect", &capsule, &text)) {
+    const LdModel *m;
+    Py_UCS4 *s;
+    Py_ssize_t n, count;
+    uint32_t *ngrams;
+    if (ld_begin(args, "OU:langdetect", &m, &s, &n, &ngrams, &count) < 0) {
         return NULL;
     }
-    const LdModel *m = ld_model_of(capsule);
-    if (m == NULL) {
-        return NULL;
-    }
-    Py_ssize_t n;
-    Py_UCS4 *s = ld_text(m, text, &n);
-    if (s == NULL) {
-        return NULL;
-    }
-    uint32_t *ngrams = PyMem_Malloc(((size_t)n * 3 + 1) * sizeof(uint32_t));
-    if (ngrams == NULL) {
-        PyMem_Free(s);
-        return PyErr_NoMemory();
-    }
-    Py_ssize_t count = ld_ngrams(m, s, n, ngrams);
     PyMem_Free(s);
     if (count == 0) {
         PyMem_Free(ngrams);
@@ -2948,26 +2964,18 @@ langdetect(PyObject *Py_UNUSED(module), PyObject *args)
 static PyObject *
 langdetect_ngrams(PyObject *Py_UNUSED(module), PyObject *args)
 {
-    PyObject *capsule, *text;
-    if (!PyArg_ParseTuple(args, "OU:langdetect_ngrams", &capsule, &text)) {
+    const LdModel *m;
+    Py_UCS4 *s;
+    Py_ssize_t n, count;
+    uint32_t *ngrams;
+    if (ld_begin(args, "OU:langdetect_ngrams", &m, &s, &n, &ngrams, &count) < 0) {
         return NULL;
     }
-    const LdModel *m = ld_model_of(capsule);
-    if (m == NULL) {
-        return NULL;
-    }
-    Py_ssize_t n;
-    Py_UCS4 *s = ld_text(m, text, &n);
-    if (s == NULL) {
-        return NULL;
-    }
-    uint32_t *ngrams = PyMem_Malloc(((size_t)n * 3 + 1) * sizeof(uint32_t));
     PyObject *prepared = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, s, n);
     PyObject *words = NULL, *result = NULL;
-    if (ngrams == NULL || prepared == NULL) {
+    if (prepared == NULL) {
         goto done;
     }
-    Py_ssize_t count = ld_ngrams(m, s, n, ngrams);
     words = PyList_New(count);
     for (Py_ssize_t i = 0; words != NULL && i < count; i++) {
         /* the word's key back to its characters */
@@ -2989,9 +2997,6 @@ langdetect_ngrams(PyObject *Py_UNUSED(module), PyObject *args)
         result = PyTuple_Pack(2, prepared, words);
     }
 done:
-    if (ngrams == NULL) {
-        PyErr_NoMemory();
-    }
     PyMem_Free(s);
     PyMem_Free(ngrams);
     Py_XDECREF(prepared);

@@ -39,3 +39,28 @@ def test_differing_names_a_file_that_changed_or_went_missing() -> None:
     sides.digests[("x", "head")] = [{"a": "1", "b": "2"}, {"a": "1", "b": "2"}]
     sides.digests[("x", "base")] = [{"a": "1", "b": "3", "c": "4"}]
     assert sides.differing("x") == ["b", "c"]
+
+
+def test_a_whole_process_only_run_has_no_start_up_or_stage_tables() -> None:
+    """``--startup_reps 0 --stage_sizes`` (sizes only): the table holds just the sizes. The run
+    of 2026-12-07 lost 8 minutes of measurements to a median of no start-up runs."""
+    runs = {s: [{"cpu_seconds": 2.0, "peak_rss_MB": 100.0}] for s in ("base", "head")}
+    runs["reference"] = [{"cpu_seconds": 40.0, "peak_rss_MB": 900.0}]
+    result = {
+        "base_commit": "b" * 40,
+        "head_commit": "h" * 40,
+        "date_utc": "2026-12-07T00:00:00Z",
+        "head_dirty": False,
+        "startup": {},
+        "stages": {},
+        "sizes": {
+            "85": {
+                "runs": runs,
+                **{f"median_cpu_{s}": r[0]["cpu_seconds"] for s, r in runs.items()},
+                **{f"median_peak_MB_{s}": r[0]["peak_rss_MB"] for s, r in runs.items()},
+                "files_differing_from_base": [],
+            }
+        },
+    }
+    text = against_base.table(result)
+    assert "| 85 |" in text and "start-up" not in text and "stage," not in text
