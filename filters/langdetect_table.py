@@ -24,6 +24,7 @@ import json
 import struct
 import zlib
 from pathlib import Path
+from types import ModuleType
 
 TABLE = Path(__file__).with_name("data") / "langdetect" / "langdetect-1.0.9.table.zlib"
 MAGIC = b"C4LD0001"
@@ -101,6 +102,14 @@ def languages(table: bytes) -> list[str]:
 def load_table() -> bytes:
     """The shipped table (uncompressed)."""
     return zlib.decompress(TABLE.read_bytes())
+
+
+def compiled_model(native: ModuleType, seed: int) -> object:
+    """The compiled port's model (``native.langdetect_model``): the shipped table, and the
+    Mersenne Twister words of ``random.Random(seed)``, with which langdetect seeds each call."""
+    import random
+
+    return native.langdetect_model(load_table(), random.Random(seed).getstate()[1][:624])
 
 
 def main() -> None:

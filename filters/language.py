@@ -218,7 +218,9 @@ class LangdetectRsDetector(_LazyModel):
     """
 
     name = "langdetect-rs"
-    PORTS = ("compiled core", "langdetect-rs")
+    COMPILED_PORT = "compiled core"
+    RUST_PORT = "langdetect-rs"
+    PORTS = (COMPILED_PORT, RUST_PORT)
 
     def __init__(self, port: str | None = None) -> None:
         """``port``: ``"compiled core"`` or ``"langdetect-rs"``; None (the default) takes the
@@ -229,23 +231,19 @@ class LangdetectRsDetector(_LazyModel):
         """
         super().__init__()
         if port is None:
-            port = self.PORTS[0] if native is not None else self.PORTS[1]
+            port = self.COMPILED_PORT if native is not None else self.RUST_PORT
         if port not in self.PORTS:
             raise ValueError(f"unknown langdetect port {port!r}; choose one of {self.PORTS}")
-        if port == self.PORTS[0] and native is None:
+        if port == self.COMPILED_PORT and native is None:
             raise ValueError("the compiled core is not built here (filters/kernels.py)")
         self.port = port
 
     def _load_model(self) -> Any:
-        if self.port == self.PORTS[0]:
+        if self.port == self.COMPILED_PORT:
             assert native is not None
-            import random
+            from filters.langdetect_table import compiled_model
 
-            from filters.langdetect_table import load_table
-
-            # random.Random(0)'s Mersenne Twister words: Detector seeds each call with 0.
-            state = random.Random(LANGDETECT_SEED).getstate()[1][:624]
-            model = native.langdetect_model(load_table(), state)
+            model = compiled_model(native, LANGDETECT_SEED)
             return functools.partial(native.langdetect, model)
         from langdetect_rs import DetectorFactory, _core
         from langdetect_rs._seed import seed_state

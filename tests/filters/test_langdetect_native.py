@@ -35,9 +35,7 @@ def native() -> Any:
 
 @pytest.fixture(scope="module")
 def model(native: Any) -> object:
-    return native.langdetect_model(
-        langdetect_table.load_table(), random.Random(0).getstate()[1][:624]
-    )
+    return langdetect_table.compiled_model(native, 0)
 
 
 @pytest.fixture(scope="module")
@@ -174,9 +172,7 @@ _cache: dict[str, Any] = {}
 
 def _fuzz_model() -> object:
     if "model" not in _cache:
-        _cache["model"] = _native().langdetect_model(
-            langdetect_table.load_table(), random.Random(0).getstate()[1][:624]
-        )
+        _cache["model"] = langdetect_table.compiled_model(_native(), 0)
     return _cache["model"]
 
 
